@@ -1,0 +1,39 @@
+"""What every command-line entry point shares: one-line errors and a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from .errors import UserError
+
+DEBUG_ENV = "MNIST_MLP_DEBUG"
+
+
+def stage_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show tracebacks for user errors (or set {DEBUG_ENV}=1)")
+    return parser
+
+
+def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
+        argv: list[str] | None = None) -> None:
+    """Parse arguments and call ``main``; user errors become one line on stderr and exit 1."""
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        main(args)
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"interrupted: {parser.prog} stopped, no output written", file=sys.stderr)
+        sys.exit(130)

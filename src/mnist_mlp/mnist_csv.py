@@ -1,0 +1,136 @@
+"""Reading and validating MNIST CSV files.
+
+Accepted layout: one label column (0-9) then 784 pixel columns (integers 0-255), with a header
+line (``label,1x1,...,28x28``, Kaggle's ``label,pixel0,...,pixel783`` or any other names) or
+without one. Every violation raises DataError naming the file, line, column and value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .splits import N_CLASSES, N_PIXELS
+
+N_COLUMNS = N_PIXELS + 1
+
+
+def read_mnist_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Return (pixels uint8 (n, 784) C-contiguous, labels uint8 (n,))."""
+    path = Path(path)
+    has_header = _sniff_header(path)
+    try:
+        frame = pd.read_csv(path, header=0 if has_header else None, engine="c")
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: malformed CSV ({_parser_detail(exc)}); expected {N_COLUMNS} "
+                        "fields per line: a label and 784 pixels") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: no data rows") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable CSV text file ({exc})") from None
+    first_line = 2 if has_header else 1
+    if frame.shape[1] != N_COLUMNS:
+        hint = " (a Kaggle test.csv has no label column and cannot be used)" \
+            if frame.shape[1] == N_PIXELS else ""
+        raise DataError(f"{path}: {frame.shape[1]} columns, expected {N_COLUMNS}: a label "
+                        f"and {N_PIXELS} pixels{hint}")
+    if len(frame) == 0:
+        raise DataError(f"{path}: header only, no data rows")
+    columns = [str(c) for c in frame.columns] if has_header else \
+        ["label"] + [f"pixel{i}" for i in range(N_PIXELS)]
+    values = _integer_values(frame, path, columns, first_line)
+    _check_range(values[:, 0], 0, N_CLASSES - 1, "label", path, columns, first_line, column=0)
+    _check_range(values[:, 1:], 0, 255, "pixel", path, columns, first_line, column=1)
+    labels = values[:, 0].astype(np.uint8)
+    pixels = np.ascontiguousarray(values[:, 1:], dtype=np.uint8)
+    return pixels, labels
+
+
+def _sniff_header(path: Path) -> bool:
+    """True when the first line is a header: its first field is not a number."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not head.strip():
+        raise DataError(f"{path}: empty file")
+    if b"\0" in head:
+        raise DataError(f"{path}: binary data, not a CSV text file")
+    try:
+        first = head.split(b"\n", 1)[0].decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text, not a CSV file") from None
+    field = first.split(",", 1)[0].strip().strip('"')
+    try:
+        float(field)
+    except ValueError:
+        return True
+    return False
+
+
+def _parser_detail(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.split("C error: ", 1)[-1]
+
+
+def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
+                    first_line: int) -> np.ndarray:
+    """All cells as int64, or DataError at the first empty, non-numeric or fractional cell."""
+    dtypes = frame.dtypes
+    if all(pd.api.types.is_integer_dtype(t) for t in dtypes):
+        return frame.to_numpy(dtype=np.int64)
+    problems = []  # (row, column, message)
+    for j, dtype in enumerate(dtypes):
+        if pd.api.types.is_integer_dtype(dtype):
+            continue
+        col = frame.iloc[:, j]
+        missing = col.isna().to_numpy()
+        numeric = pd.to_numeric(col, errors="coerce")
+        not_numeric = numeric.isna().to_numpy() & ~missing
+        as_float = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            fractional = ~np.isnan(as_float) & (as_float != np.floor(as_float))
+        for mask, what in ((missing, "empty cell"), (not_numeric, "not a number"),
+                           (fractional, "not an integer")):
+            rows = np.flatnonzero(mask)
+            if rows.size:
+                problems.append((int(rows[0]), j, what))
+    if not problems:
+        return frame.to_numpy(dtype=np.int64)
+    row, j, what = min(problems)
+    line = first_line + row
+    cells = frame.iloc[row]
+    empty = cells.isna().to_numpy()
+    if what == "empty cell" and empty[j:].all() and j > 0:
+        raise DataError(f"{path}: line {line} has {j} fields, expected {N_COLUMNS} "
+                        "(a truncated line?)")
+    if what == "empty cell":
+        raise DataError(f"{path}: line {line}, column {columns[j]!r}: empty cell; expected an "
+                        "integer")
+    value = cells.iloc[j]
+    value = value.item() if hasattr(value, "item") else value
+    raise DataError(f"{path}: line {line}, column {columns[j]!r}: {what} (value {value!r}); "
+                    "expected an integer")
+
+
+def _check_range(values: np.ndarray, low: int, high: int, what: str, path: Path,
+                 columns: list[str], first_line: int, column: int) -> None:
+    bad = (values < low) | (values > high)
+    if not bad.any():
+        return
+    flat = int(np.flatnonzero(bad.ravel())[0])
+    if values.ndim == 1:
+        row, col = flat, column
+        value = values[row]
+    else:
+        row, offset = divmod(flat, values.shape[1])
+        col = column + offset
+        value = values[row, offset]
+    raise DataError(f"{path}: line {first_line + row}, column {columns[col]!r}: {what} "
+                    f"{value} outside {low}-{high}")

@@ -1,0 +1,213 @@
+"""Layers: each ``forward`` keeps what its ``backward`` needs; ``backward`` returns gradients.
+
+Every layer works in the dtype of its input (float32 in training, float64 in gradient checks)
+and never mutates the arrays it was given. ``backward(dout)`` returns ``(dx, grads)`` where
+``grads`` has one array per entry of ``params`` (same keys, same shapes); applying them is the
+optimizer's job, so gradients can be checked against finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Layer:
+    """Base class: a layer without parameters."""
+
+    params: dict[str, np.ndarray]
+
+    def __init__(self) -> None:
+        self.params = {}
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Affine map ``y = x @ W + b``.
+
+    x: (n, fan_in), W: (fan_in, fan_out), b: (fan_out,) -> y: (n, fan_out).
+    """
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray) -> None:
+        if weights.ndim != 2 or bias.shape != (weights.shape[1],):
+            raise ValueError(f"Dense: weights {weights.shape} and bias {bias.shape} do not match")
+        self.params = {"W": weights, "b": bias}
+        self._x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self._x = x
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        x = self._x
+        dx = dout @ self.params["W"].T
+        return dx, {"W": x.T @ dout, "b": dout.sum(axis=0)}
+
+
+class ReLU(Layer):
+    """max(x, 0), elementwise."""
+
+    def forward(self, x, training=False):
+        self._positive = x > 0
+        return np.maximum(x, 0, dtype=x.dtype)
+
+    def backward(self, dout):
+        # A bool mask multiplies without promoting float32 to float64.
+        return dout * self._positive, {}
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, ``slope * x`` otherwise."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        super().__init__()
+        self.slope = float(slope)
+
+    def forward(self, x, training=False):
+        self._positive = x > 0
+        return np.where(self._positive, x, x * self.slope)
+
+    def backward(self, dout):
+        return np.where(self._positive, dout, dout * self.slope), {}
+
+
+class Sigmoid(Layer):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+
+    def forward(self, x, training=False):
+        self._y = sigmoid(x)
+        return self._y
+
+    def backward(self, dout):
+        y = self._y
+        return dout * y * (1 - y), {}
+
+
+class Tanh(Layer):
+    def forward(self, x, training=False):
+        self._y = np.tanh(x)
+        return self._y
+
+    def backward(self, dout):
+        y = self._y
+        return dout * (1 - y * y), {}
+
+
+class GELU(Layer):
+    """GELU with the tanh approximation of Hendrycks & Gimpel (2016)."""
+
+    _C = math.sqrt(2 / math.pi)
+
+    def forward(self, x, training=False):
+        self._x = x
+        self._t = np.tanh(self._C * (x + 0.044715 * x**3))
+        return 0.5 * x * (1 + self._t)
+
+    def backward(self, dout):
+        x, t = self._x, self._t
+        dinner = self._C * (1 + 3 * 0.044715 * x * x)
+        return dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner), {}
+
+
+class Dropout(Layer):
+    """Inverted dropout: zeroes a fraction ``rate`` of activations in training, scales the rest.
+
+    At evaluation it is the identity. ``rng`` is the training run's generator (no global state);
+    a fixed ``mask`` can be set for gradient checks.
+    """
+
+    def __init__(self, rate: float, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.mask: np.ndarray | None = None
+        self.fixed_mask = False
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.mask = None
+            return x
+        if not (self.fixed_mask and self.mask is not None):
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+            self.mask = keep.astype(x.dtype) / (1 - self.rate)
+        return x * self.mask
+
+    def backward(self, dout):
+        if self.mask is None:
+            return dout, {}
+        return dout * self.mask, {}
+
+
+class BatchNorm(Layer):
+    """Batch normalization over the batch axis (Ioffe & Szegedy 2015).
+
+    x: (n, d) -> (n, d). Training uses batch statistics and updates running ones; evaluation
+    uses the running statistics. gamma and beta are learned; running_mean and running_var are
+    state, not parameters (they get no gradient).
+    """
+
+    def __init__(self, dim: int, dtype=np.float32, momentum: float = 0.9, eps: float = 1e-5,
+                 gamma: np.ndarray | None = None, beta: np.ndarray | None = None,
+                 running_mean: np.ndarray | None = None,
+                 running_var: np.ndarray | None = None) -> None:
+        self.params = {
+            "gamma": gamma if gamma is not None else np.ones(dim, dtype),
+            "beta": beta if beta is not None else np.zeros(dim, dtype),
+        }
+        self.state = {
+            "running_mean": running_mean if running_mean is not None else np.zeros(dim, dtype),
+            "running_var": running_var if running_var is not None else np.ones(dim, dtype),
+        }
+        self.momentum = float(momentum)
+        self.eps = float(eps)
+
+    def forward(self, x, training=False):
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if not training:
+            inv_std = 1 / np.sqrt(self.state["running_var"] + self.eps)
+            return (x - self.state["running_mean"]) * (inv_std * gamma) + beta
+        mean = x.mean(axis=0)
+        centered = x - mean
+        var = (centered * centered).mean(axis=0)
+        inv_std = 1 / np.sqrt(var + self.eps)
+        x_hat = centered * inv_std
+        self._x_hat, self._inv_std = x_hat, inv_std
+        m = self.momentum
+        self.state["running_mean"] *= m
+        self.state["running_mean"] += (1 - m) * mean
+        self.state["running_var"] *= m
+        self.state["running_var"] += (1 - m) * var
+        return x_hat * gamma + beta
+
+    def backward(self, dout):
+        x_hat, inv_std, gamma = self._x_hat, self._inv_std, self.params["gamma"]
+        n = dout.shape[0]
+        dbeta = dout.sum(axis=0)
+        dgamma = (dout * x_hat).sum(axis=0)
+        dx = (gamma * inv_std / n) * (n * dout - dbeta - x_hat * dgamma)
+        return dx, {"gamma": dgamma, "beta": dbeta}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, stable for any x: exp is only taken of non-positive numbers."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "gelu": GELU,
+}

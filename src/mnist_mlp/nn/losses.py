@@ -1,0 +1,83 @@
+"""Output functions fused with their losses.
+
+Each loss maps logits (n, k) and targets (n, k) to the mean over the batch of a per-sample
+loss, and returns the gradient with respect to the logits in the same pass. Fusing softmax with
+cross-entropy gives the simple, stable gradient ``(p - y) / n``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import sigmoid
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax via log-sum-exp with the row maximum subtracted (no overflow)."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    exp /= exp.sum(axis=1, keepdims=True)
+    return exp
+
+
+class SoftmaxCrossEntropy:
+    """Softmax output with cross-entropy: mean over the batch of ``-sum_k y_k log p_k``.
+
+    Targets may be one-hot or smoothed distributions (rows summing to 1).
+    """
+
+    name = "softmax_cross_entropy"
+
+    @staticmethod
+    def probabilities(logits: np.ndarray) -> np.ndarray:
+        return softmax(logits)
+
+    @staticmethod
+    def loss_and_grad(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        n = logits.shape[0]
+        log_p = log_softmax(logits)
+        loss = -float(np.einsum("ij,ij->", targets, log_p)) / n
+        grad = np.exp(log_p)
+        grad -= targets
+        grad /= n
+        return loss, grad
+
+
+class SigmoidMSE:
+    """Independent sigmoid outputs with squared error: mean over the batch of ``sum_k (s_k - y_k)^2``.
+
+    ``probabilities`` renormalises the sigmoids to sum to one, so evaluation metrics such as
+    cross-entropy are defined for this output too.
+    """
+
+    name = "sigmoid_mse"
+
+    @staticmethod
+    def probabilities(logits: np.ndarray) -> np.ndarray:
+        s = sigmoid(logits)
+        s /= s.sum(axis=1, keepdims=True)
+        return s
+
+    @staticmethod
+    def loss_and_grad(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        n = logits.shape[0]
+        s = sigmoid(logits)
+        diff = s - targets
+        loss = float(np.einsum("ij,ij->", diff, diff)) / n
+        grad = diff * s * (1 - s)
+        grad *= 2 / n
+        return loss, grad
+
+
+OUTPUTS = {cls.name: cls for cls in (SoftmaxCrossEntropy, SigmoidMSE)}
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean of ``-log p[label]`` over the rows; probabilities are clipped away from 0."""
+    picked = probabilities[np.arange(len(labels)), labels]
+    return -float(np.mean(np.log(np.maximum(picked, np.finfo(probabilities.dtype).tiny))))

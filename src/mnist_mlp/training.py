@@ -1,0 +1,121 @@
+"""The train stage: mini-batch (or full-batch) training of the MLP with per-epoch history.
+
+History columns: train_loss and train_accuracy are means over the epoch's batches as trained
+(in training mode, while the weights move); dev_loss and dev_accuracy are measured after the
+epoch; learning_rate is the rate at the epoch's start; seconds is the epoch's training time
+without the dev evaluation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from .errors import ParamsError, TrainingDiverged
+from .nn import MLP, Architecture, Schedule, build_mlp, init_weights, make_optimizer
+from .params import ModelParams, TrainParams
+from .splits import Split
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
+                   "learning_rate", "seconds")
+
+
+@dataclass
+class TrainResult:
+    model: MLP
+    history: list[dict] = field(default_factory=list)
+
+    def history_csv(self) -> str:
+        lines = [",".join(HISTORY_COLUMNS)]
+        lines += [",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c])
+                           for c in HISTORY_COLUMNS) for row in self.history]
+        return "\n".join(lines) + "\n"
+
+    def metrics(self) -> dict:
+        """The last epoch's figures (no timings, so equal runs give equal files)."""
+        final = self.history[-1]
+        return {"epochs": final["epoch"],
+                **{k: round(final[k], 6) for k in HISTORY_COLUMNS[1:5]}}
+
+    @property
+    def seconds(self) -> float:
+        return sum(row["seconds"] for row in self.history)
+
+
+def build_model(model_params: ModelParams, input_dim: int, rng: np.random.Generator) -> MLP:
+    arch = Architecture(input_dim=input_dim, hidden=tuple(model_params.hidden),
+                        activation=model_params.activation, output=model_params.output,
+                        dropout=model_params.dropout, batchnorm=model_params.batchnorm)
+    return build_mlp(arch, init_weights(arch, model_params.init, rng), rng=rng)
+
+
+def train(model_params: ModelParams, params: TrainParams, train_split: Split,
+          train_targets: np.ndarray, dev_split: Split, dev_targets: np.ndarray,
+          progress: bool = True) -> TrainResult:
+    """Train a new model; raises TrainingDiverged as soon as the loss is not finite."""
+    n = len(train_split.x)
+    batch_size = n if params.batch_size == "full" else params.batch_size
+    if batch_size > n:
+        raise ParamsError(f"train.batch_size = {batch_size} is larger than the {n} rows of the "
+                          "train split; use at most that or 'full'")
+    rng = np.random.default_rng(params.seed)
+    model = build_model(model_params, train_split.x.shape[1], rng)
+    optimizer = make_optimizer(params.optimizer, momentum=params.momentum, rho=params.rho,
+                               beta1=params.beta1, beta2=params.beta2, eps=params.eps,
+                               l2=params.l2, weight_decay=params.weight_decay)
+    schedule = Schedule(params.schedule, params.lr, params.epochs, params.warmup_epochs,
+                        params.step_epochs, params.gamma, params.min_lr)
+    steps_per_epoch = math.ceil(n / batch_size)
+    x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
+    y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
+    result = TrainResult(model)
+    limits = threadpool_limits(params.threads) if params.threads else contextlib.nullcontext()
+    bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    with limits:
+        for epoch in bar:
+            start = time.perf_counter()
+            order = rng.permutation(n) if batch_size < n else np.arange(n)
+            loss_sum = correct = 0.0
+            for step in range(steps_per_epoch):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                # One index array gathers images and targets together, into reused buffers.
+                xb = np.take(train_split.x, idx, axis=0, out=x_batch[:len(idx)])
+                yb = np.take(train_targets, idx, axis=0, out=y_batch[:len(idx)])
+                lr = schedule.learning_rate(epoch - 1 + step / steps_per_epoch)
+                loss, logits, grads = model.loss_and_gradients(xb, yb)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(f"training diverged at epoch {epoch} (loss={loss}); "
+                                           "lower train.lr")
+                optimizer.step(model.params(), grads, lr)
+                loss_sum += loss * len(idx)
+                correct += int(np.count_nonzero(logits.argmax(axis=1) == train_split.y[idx]))
+            seconds = time.perf_counter() - start
+            dev_loss, dev_accuracy = score(model, dev_split, dev_targets)
+            row = {"epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n,
+                   "dev_loss": dev_loss, "dev_accuracy": dev_accuracy,
+                   "learning_rate": schedule.learning_rate(epoch - 1), "seconds": seconds}
+            result.history.append(row)
+            bar.set_postfix(loss=f"{row['train_loss']:.4f}", dev_acc=f"{dev_accuracy:.4f}")
+            if not math.isfinite(dev_loss):
+                raise TrainingDiverged(f"training diverged at epoch {epoch} "
+                                       f"(dev loss={dev_loss}); lower train.lr")
+    return result
+
+
+def score(model: MLP, split: Split, targets: np.ndarray, batch_size: int = 4096
+          ) -> tuple[float, float]:
+    """(mean training loss against ``targets``, accuracy) of ``model`` on ``split``, batched."""
+    loss_sum, correct = 0.0, 0
+    for start in range(0, len(split.x), batch_size):
+        rows = slice(start, start + batch_size)
+        logits = model.forward(split.x[rows])
+        loss, _ = model.output.loss_and_grad(logits, targets[rows])
+        loss_sum += loss * len(logits)
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == split.y[rows]))
+    return loss_sum / len(split.x), correct / len(split.x)

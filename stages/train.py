@@ -1,0 +1,36 @@
+"""DVC stage: train the NumPy MLP (params: model, train)."""
+
+import sys
+
+from mnist_mlp.fileio import save_npz, write_json, write_text
+from mnist_mlp.cli import run, stage_parser
+from mnist_mlp.nn import model_arrays
+from mnist_mlp.params import load_params
+from mnist_mlp.splits import load_split, load_targets
+from mnist_mlp.training import train
+
+
+def main(args):
+    params = load_params(args.params)
+    train_split, dev_split = load_split(args.train), load_split(args.dev)
+    result = train(params.model, params.train,
+                   train_split, load_targets(args.train_targets, len(train_split.y)),
+                   dev_split, load_targets(args.dev_targets, len(dev_split.y)),
+                   progress=sys.stderr.isatty() or args.progress)
+    info = {"model": params.model.model_dump(), "train": params.train.model_dump(),
+            "normalization": train_split.normalization.to_dict()}
+    save_npz(args.model, model_arrays(result.model, info))
+    write_text(args.history, result.history_csv())
+    write_json(args.metrics, result.metrics())
+    print(f"trained {len(result.history)} epochs in {result.seconds:.1f} s: dev accuracy "
+          f"{result.history[-1]['dev_accuracy']:.4f}; wrote {args.model}")
+
+if __name__ == "__main__":
+    parser = stage_parser(__doc__)
+    for name in ("train", "train-targets", "dev", "dev-targets"):
+        parser.add_argument(f"--{name}", required=True, help=f"input .npz: {name}")
+    parser.add_argument("--model", required=True, help="output model .npz")
+    parser.add_argument("--history", required=True, help="output per-epoch history CSV")
+    parser.add_argument("--metrics", required=True, help="output final-epoch metrics JSON")
+    parser.add_argument("--progress", action="store_true", help="progress bar even without a TTY")
+    run(main, parser)

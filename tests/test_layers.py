@@ -1,0 +1,132 @@
+"""Backward passes against central finite differences in float64."""
+
+import numpy as np
+import pytest
+
+from mnist_mlp.nn import (ACTIVATIONS, BatchNorm, Dense, Dropout, SigmoidMSE, SoftmaxCrossEntropy,
+                          Architecture, build_mlp, init_weights)
+
+from conftest import assert_gradient_close, numerical_gradient
+
+SHAPES = [(1, 3, 2), (4, 5, 3), (7, 2, 6)]
+
+
+def check_layer(layer, x, rng):
+    """Gradients of sum(forward(x) * dout) for x and every parameter."""
+    dout = rng.standard_normal(layer.forward(x, training=True).shape)
+
+    def objective():
+        return float(np.sum(layer.forward(x, training=True) * dout))
+
+    layer.forward(x, training=True)
+    dx, grads = layer.backward(dout)
+    assert dx.dtype == np.float64 and dx.shape == x.shape
+    assert_gradient_close(dx, numerical_gradient(objective, x))
+    assert set(grads) == set(layer.params)
+    for name, param in layer.params.items():
+        assert grads[name].shape == param.shape
+        assert_gradient_close(grads[name], numerical_gradient(objective, param))
+
+
+@pytest.mark.parametrize("n, fan_in, fan_out", SHAPES)
+def test_dense_gradients(n, fan_in, fan_out):
+    rng = np.random.default_rng(n)
+    layer = Dense(rng.standard_normal((fan_in, fan_out)), rng.standard_normal(fan_out))
+    check_layer(layer, rng.standard_normal((n, fan_in)), rng)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(1, 4), (5, 3), (8, 7)])
+def test_activation_gradients(name, shape):
+    rng = np.random.default_rng(len(name) + shape[0])
+    x = rng.standard_normal(shape) * 3
+    x[np.abs(x) < 1e-3] += 0.01  # keep ReLU-like kinks away from the difference stencil
+    check_layer(ACTIVATIONS[name](), x, rng)
+
+
+def test_dropout_gradient_with_fixed_mask_and_identity_at_eval():
+    rng = np.random.default_rng(3)
+    layer = Dropout(0.5, rng)
+    x = rng.standard_normal((6, 5))
+    layer.forward(x, training=True)
+    layer.fixed_mask = True
+    check_layer(layer, x, rng)
+    assert set(np.unique(layer.mask)) <= {0.0, 2.0}
+    assert np.array_equal(layer.forward(x, training=False), x)
+
+
+def test_dropout_keeps_expected_scale_in_float32():
+    layer = Dropout(0.25, np.random.default_rng(0))
+    out = layer.forward(np.ones((2000, 50), np.float32), training=True)
+    assert out.dtype == np.float32
+    assert abs(out.mean() - 1) < 0.02
+    assert abs(np.mean(out == 0) - 0.25) < 0.01
+
+
+@pytest.mark.parametrize("n, d", [(2, 3), (6, 4), (9, 1)])
+def test_batchnorm_gradients_in_training_mode(n, d):
+    rng = np.random.default_rng(n * d)
+    layer = BatchNorm(d, dtype=np.float64, gamma=rng.standard_normal(d),
+                      beta=rng.standard_normal(d))
+    check_layer(layer, rng.standard_normal((n, d)) * 2 + 1, rng)
+
+
+def test_batchnorm_uses_running_statistics_at_eval():
+    layer = BatchNorm(3, dtype=np.float64, momentum=0.0)
+    x = np.random.default_rng(0).standard_normal((50, 3)) * 4 + 2
+    layer.forward(x, training=True)
+    np.testing.assert_allclose(layer.state["running_mean"], x.mean(0))
+    np.testing.assert_allclose(layer.state["running_var"], x.var(0))
+    out = layer.forward(x, training=False)
+    np.testing.assert_allclose(out.mean(0), 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, SigmoidMSE])
+@pytest.mark.parametrize("n, k", [(1, 2), (4, 10), (9, 3)])
+@pytest.mark.parametrize("smoothed", [False, True])
+def test_loss_gradients(loss, n, k, smoothed):
+    rng = np.random.default_rng(n + k)
+    logits = rng.standard_normal((n, k))
+    targets = np.eye(k)[rng.integers(0, k, n)]
+    if smoothed:
+        targets = targets * 0.9 + 0.1 / k
+    value, grad = loss.loss_and_grad(logits, targets)
+    numeric = numerical_gradient(lambda: loss.loss_and_grad(logits, targets)[0], logits)
+    assert_gradient_close(grad, numeric)
+
+
+def test_cross_entropy_is_a_batch_mean_and_stable_for_huge_logits():
+    logits = np.array([[1000.0, 0.0], [0.0, 1000.0]], np.float32)
+    targets = np.array([[1, 0], [1, 0]], np.float32)
+    loss, grad = SoftmaxCrossEntropy.loss_and_grad(logits, targets)
+    assert loss == pytest.approx(500.0)  # (0 + 1000) / 2: a mean, not a sum
+    assert grad.dtype == np.float32 and np.all(np.isfinite(grad))
+    np.testing.assert_allclose(grad, [[0, 0], [-0.5, 0.5]], atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu"])
+@pytest.mark.parametrize("output", ["softmax_cross_entropy", "sigmoid_mse"])
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_whole_network_gradients(activation, output, batchnorm):
+    rng = np.random.default_rng(7)
+    arch = Architecture(input_dim=6, hidden=(5, 4), num_classes=3, activation=activation,
+                        output=output, batchnorm=batchnorm)
+    model = build_mlp(arch, init_weights(arch, "xavier", rng, dtype=np.float64))
+    x = rng.standard_normal((5, 6))
+    y = np.eye(3)[rng.integers(0, 3, 5)]
+    _, _, grads = model.loss_and_gradients(x, y)
+    for param, grad in zip(model.params(), grads):
+        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], param)
+        assert_gradient_close(grad, numeric)
+
+
+def test_float32_stays_float32_through_a_training_step():
+    rng = np.random.default_rng(0)
+    arch = Architecture(input_dim=784, hidden=(32,), dropout=0.1, batchnorm=True)
+    model = build_mlp(arch, init_weights(arch, "he", rng), rng=rng)
+    x = rng.random((16, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 16)]
+    loss, logits, grads = model.loss_and_gradients(x, y)
+    assert logits.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads)
+    assert all(p.dtype == np.float32 for p in model.params())

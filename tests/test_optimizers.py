@@ -1,0 +1,107 @@
+"""Optimizer and schedule steps against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from mnist_mlp.nn import Schedule, make_optimizer
+from mnist_mlp.nn.optimizers import Adam, Momentum, RMSprop, SGD
+
+
+def params_and_grads():
+    return [np.array([[1.0, -2.0]], np.float32), np.array([0.5], np.float32)], \
+           [np.array([[0.5, 0.25]], np.float32), np.array([-1.0], np.float32)]
+
+
+def test_sgd_step():
+    params, grads = params_and_grads()
+    SGD().step(params, grads, lr=0.1)
+    np.testing.assert_allclose(params[0], [[0.95, -2.025]])
+    np.testing.assert_allclose(params[1], [0.6])
+
+
+def test_sgd_l2_applies_to_weights_not_biases():
+    params, grads = params_and_grads()
+    SGD(weight_decay=0.1).step(params, grads, lr=0.1)
+    # W: 1 - 0.1 * (0.5 + 0.1 * 1) = 0.94; -2 - 0.1 * (0.25 - 0.2) = -2.005
+    np.testing.assert_allclose(params[0], [[0.94, -2.005]], rtol=1e-6)
+    np.testing.assert_allclose(params[1], [0.6])
+
+
+def test_momentum_two_steps():
+    params, grads = params_and_grads()
+    opt = Momentum(momentum=0.9)
+    opt.step(params, grads, lr=0.1)   # v = g = 0.5 -> p = 0.95
+    opt.step(params, grads, lr=0.1)   # v = 0.45 + 0.5 = 0.95 -> p = 0.95 - 0.095 = 0.855
+    assert params[0][0, 0] == pytest.approx(0.855, rel=1e-6)
+
+
+def test_nesterov_step():
+    params, grads = params_and_grads()
+    opt = Momentum(momentum=0.9, nesterov=True)
+    opt.step(params, grads, lr=0.1)   # v = 0.5; p -= 0.1 * (0.5 + 0.45) = 0.905
+    assert params[0][0, 0] == pytest.approx(0.905, rel=1e-6)
+
+
+def test_rmsprop_step():
+    params, grads = params_and_grads()
+    RMSprop(rho=0.9, eps=0.0).step(params, grads, lr=0.01)
+    # s = 0.1 * 0.25 = 0.025; p -= 0.01 * 0.5 / sqrt(0.025)
+    assert params[0][0, 0] == pytest.approx(1 - 0.01 * 0.5 / math.sqrt(0.025), rel=1e-6)
+
+
+def test_adam_first_and_second_step():
+    params, grads = params_and_grads()
+    opt = Adam(beta1=0.9, beta2=0.999, eps=1e-8)
+    opt.step(params, grads, lr=0.001)
+    # Bias-corrected first step moves every coordinate by lr * g / (|g| + eps) ~ lr * sign(g).
+    np.testing.assert_allclose(params[0], [[0.999, -2.001]], rtol=1e-6)
+    g2 = [np.array([[1.0, 1.0]], np.float32), np.array([0.0], np.float32)]
+    opt.step(params, g2, lr=0.001)
+    m = 0.9 * 0.05 + 0.1 * 1.0
+    v = 0.999 * 0.001 * 0.25 + 0.001 * 1.0
+    m_hat, v_hat = m / (1 - 0.9**2), v / (1 - 0.999**2)
+    assert params[0][0, 0] == pytest.approx(0.999 - 0.001 * m_hat / (math.sqrt(v_hat) + 1e-8),
+                                            rel=1e-6)
+
+
+def test_adamw_decays_weights_decoupled():
+    params, grads = params_and_grads()
+    zero = [np.zeros_like(g) for g in grads]
+    opt = make_optimizer("adamw", weight_decay=0.5)
+    opt.step(params, zero, lr=0.1)
+    np.testing.assert_allclose(params[0], [[0.95, -1.9]], rtol=1e-6)   # p *= 1 - lr * wd
+    np.testing.assert_allclose(params[1], [0.5])                        # biases untouched
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_every_optimizer_keeps_float32_and_descends(name):
+    rng = np.random.default_rng(0)
+    target = rng.standard_normal((4, 3)).astype(np.float32)
+    w = np.zeros((4, 3), np.float32)
+    opt = make_optimizer(name)
+    for _ in range(300):
+        opt.step([w], [w - target], lr=0.05 if name in ("sgd", "momentum", "nesterov") else 0.01)
+    assert w.dtype == np.float32
+    assert np.abs(w - target).max() < 0.05
+
+
+def test_schedules_by_hand():
+    assert Schedule("constant", 0.1, 10).learning_rate(7.5) == 0.1
+    step = Schedule("step", 0.1, 30, step_epochs=10, gamma=0.5)
+    assert [step.learning_rate(t) for t in (0, 9.9, 10, 25)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.025])
+    assert Schedule("exponential", 0.1, 10, gamma=0.9).learning_rate(2) == pytest.approx(0.081)
+    cosine = Schedule("cosine", 0.1, 10, min_lr=0.01)
+    assert cosine.learning_rate(0) == pytest.approx(0.1)
+    assert cosine.learning_rate(5) == pytest.approx(0.055)
+    assert cosine.learning_rate(10) == pytest.approx(0.01)
+
+
+def test_warmup_then_cosine():
+    s = Schedule("cosine", 0.2, 12, warmup_epochs=2)
+    assert s.learning_rate(0) == 0.0
+    assert s.learning_rate(1) == pytest.approx(0.1)
+    assert s.learning_rate(2) == pytest.approx(0.2)
+    assert s.learning_rate(7) == pytest.approx(0.1)   # half-way through the 10 decay epochs

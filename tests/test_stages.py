@@ -1,0 +1,125 @@
+"""Each stage script run as DVC runs it, on small CSVs the tests make."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import run_stage
+
+TINY = {
+    "download": {"source": "url", "train": None, "test": None},
+    "prepare": {"dev_size": 100},
+    "model": {"hidden": [32]},
+    "train": {"epochs": 3, "batch_size": 50, "lr": 0.01, "threads": 1},
+    "plot": {"grid_digits": 8, "worst_digits": 4, "weight_images": 8},
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, small_csvs):
+    params = json.loads(json.dumps(TINY))
+    params["download"]["train"] = small_csvs[0].as_uri()
+    params["download"]["test"] = small_csvs[1].as_uri()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return tmp_path
+
+
+def run_pipeline(d):
+    run_stage("download", "--out", "data/raw", cwd=d)
+    run_stage("prepare", "--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
+              "--test", "p/test.npz", cwd=d)
+    run_stage("onehot", "--splits", "p/train.npz", "p/dev.npz", "--out", "o/train.npz",
+              "o/dev.npz", cwd=d)
+    run_stage("train", "--train", "p/train.npz", "--train-targets", "o/train.npz",
+              "--dev", "p/dev.npz", "--dev-targets", "o/dev.npz", "--model", "m/model.npz",
+              "--history", "r/history.csv", "--metrics", "r/train.json", cwd=d)
+    run_stage("evaluate", "--model", "m/model.npz", "--test", "p/test.npz", "--dev", "p/dev.npz",
+              "--metrics", "r/eval.json", "--predictions", "r/predictions.csv", cwd=d)
+    run_stage("plot", "--history", "r/history.csv", "--predictions", "r/predictions.csv",
+              "--test", "p/test.npz", "--model", "m/model.npz", "--out", "r/figures", cwd=d)
+
+
+def test_stages_in_sequence(workdir):
+    d = workdir
+    run_pipeline(d)
+    assert sorted(p.name for p in (d / "data/raw").iterdir()) == ["test.csv", "train.csv"]
+    with np.load(d / "p/train.npz", allow_pickle=False) as npz:
+        assert npz["x"].shape == (500, 784) and npz["x"].dtype == np.float32
+    with open(d / "r/history.csv") as f:
+        history = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3]
+    assert set(history[0]) == {"epoch", "train_loss", "train_accuracy", "dev_loss",
+                               "dev_accuracy", "learning_rate", "seconds"}
+    metrics = json.loads((d / "r/eval.json").read_text())
+    assert set(metrics) == {"test", "dev", "per_class", "confusion"}
+    assert metrics["test"]["accuracy"] > 0.9  # the synthetic digits are easy
+    assert set(metrics["test"]) == {"accuracy", "loss", "macro_f1"}
+    with open(d / "r/predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 200 and set(rows[0]) == {"actual", "predicted", "confidence"}
+    figures = sorted(p.name for p in (d / "r/figures").iterdir())
+    assert figures == ["confident_mistakes.png", "confusion_matrix.png", "first_layer_weights.png",
+                       "learning_curves.png", "test_predictions.png"]
+    for name in figures:
+        assert (d / "r/figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    leftovers = [p for p in d.rglob("*.tmp")] + [p for p in d.rglob(".raw.*")]
+    assert leftovers == []
+
+
+def test_same_params_same_results(workdir, tmp_path_factory):
+    run_pipeline(workdir)
+    first = {n: (workdir / "r" / n).read_bytes() for n in ("train.json", "eval.json",
+                                                          "predictions.csv")}
+    run_pipeline(workdir)
+    for name, content in first.items():
+        assert (workdir / "r" / name).read_bytes() == content, name
+
+
+def test_checksum_mismatch_leaves_no_raw_data(workdir):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["download"]["train_sha256"] = "0" * 64
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
+    assert result.returncode == 1
+    assert "sha256 mismatch" in result.stderr and "Traceback" not in result.stderr
+    assert not (workdir / "data/raw").exists()
+    assert list((workdir / "data").iterdir()) == []
+
+
+def test_unreachable_url_is_one_clear_error(workdir):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["download"]["train"] = (workdir / "missing.csv").as_uri()
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: file://") and "cannot be fetched" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_params_fail_before_any_work(workdir):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["train"]["lerning_rate"] = 0.1
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
+    assert result.returncode == 1
+    assert "train.lerning_rate = 0.1: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (workdir / "data").exists()
+
+
+def test_divergence_writes_no_model(workdir):
+    run_pipeline(workdir)
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["train"].update(lr=1e6, optimizer="sgd")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    (workdir / "m/model.npz").unlink()
+    result = run_stage("train", "--train", "p/train.npz", "--train-targets", "o/train.npz",
+                       "--dev", "p/dev.npz", "--dev-targets", "o/dev.npz",
+                       "--model", "m/model.npz", "--history", "r/history.csv",
+                       "--metrics", "r/train.json", cwd=workdir, check=False)
+    assert result.returncode == 1
+    assert "training diverged at epoch 1" in result.stderr and "lower train.lr" in result.stderr
+    assert not (workdir / "m/model.npz").exists()
