@@ -1,4 +1,4 @@
-"""DVC stage: train the NumPy MLP (params: model, train)."""
+"""DVC stage: train the NumPy MLP (params: model, train, augment)."""
 
 import sys
 
@@ -16,14 +16,17 @@ def main(args):
     result = train(params.model, params.train,
                    train_split, load_targets(args.train_targets, len(train_split.y)),
                    dev_split, load_targets(args.dev_targets, len(dev_split.y)),
-                   progress=sys.stderr.isatty() or args.progress)
+                   augment=params.augment, progress=sys.stderr.isatty() or args.progress)
     info = {"model": params.model.model_dump(), "train": params.train.model_dump(),
+            "augment": params.augment.model_dump(), "chosen_epoch": result.chosen_epoch,
             "normalization": train_split.normalization.to_dict()}
     save_npz(args.model, model_arrays(result.model, info))
     write_text(args.history, result.history_csv())
     write_json(args.metrics, result.metrics())
-    print(f"trained {len(result.history)} epochs in {result.seconds:.1f} s: dev accuracy "
-          f"{result.history[-1]['dev_accuracy']:.4f}; wrote {args.model}")
+    chosen = result.metrics()
+    print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s; epoch "
+          f"{chosen['chosen_epoch']} kept, dev accuracy {chosen['dev_accuracy']:.4f}; "
+          f"wrote {args.model}")
 
 if __name__ == "__main__":
     parser = stage_parser(__doc__)

@@ -100,6 +100,14 @@ class TrainParams(Section):
     l2: float = Field(0.0, ge=0)
     #: Decoupled weight decay (adamw only).
     weight_decay: float = Field(0.0, ge=0)
+    #: Max-norm constraint: after each step, each unit's incoming weight vector is rescaled
+    #: to an L2 norm of at most this (0 disables).
+    max_norm: float = Field(0.0, ge=0)
+    #: Early stopping on a dev metric (``none`` trains all epochs); the best epoch's weights
+    #: are restored and reported.
+    early_stopping: Literal["none", "dev_loss", "dev_accuracy"] = "none"
+    #: Epochs without improvement before stopping.
+    patience: PositiveInt = 5
     seed: int = 0
     #: BLAS threads during training (threadpoolctl); 0 leaves the library default.
     threads: int = Field(2, ge=0)
@@ -110,6 +118,20 @@ class TrainParams(Section):
         if value == "full" or (type(value) is int and value > 0):
             return value
         raise ValueError("must be a positive integer or 'full'")
+
+
+class AugmentParams(Section):
+    """Random transforms of each training batch (off by default)."""
+
+    enabled: bool = False
+    #: Uniform ranges: rotation in degrees, relative scale, shift in pixels (each axis).
+    max_rotation: float = Field(10.0, ge=0, le=90)
+    max_scale: float = Field(0.1, ge=0, lt=1)
+    max_shift: float = Field(2.0, ge=0, le=14)
+    #: Elastic distortion (Simard et al. 2003): displacement scale in pixels (0 disables) and
+    #: the smoothing Gaussian's sigma in pixels.
+    elastic_alpha: float = Field(0.0, ge=0)
+    elastic_sigma: float = Field(4.0, gt=0)
 
 
 class EvaluateParams(Section):
@@ -132,6 +154,7 @@ class Params(Section):
     onehot: OnehotParams = OnehotParams()
     model: ModelParams = ModelParams()
     train: TrainParams = TrainParams()
+    augment: AugmentParams = AugmentParams()
     evaluate: EvaluateParams = EvaluateParams()
     plot: PlotParams = PlotParams()
 

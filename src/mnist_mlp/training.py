@@ -18,9 +18,14 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from .errors import ParamsError, TrainingDiverged
-from .nn import MLP, Architecture, Schedule, build_mlp, init_weights, make_optimizer
-from .params import ModelParams, TrainParams
+from .augment import Augmenter
+from .nn import MLP, Architecture, Dense, Schedule, build_mlp, init_weights, make_optimizer
+from .params import AugmentParams, ModelParams, TrainParams
 from .splits import Split
+
+#: An epoch whose mean training loss exceeds the very first batch's loss by this factor has
+#: diverged even while its loss is still finite (normal training only ever goes below it).
+DIVERGENCE_FACTOR = 10.0
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
                    "learning_rate", "seconds")
@@ -30,6 +35,8 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_acc
 class TrainResult:
     model: MLP
     history: list[dict] = field(default_factory=list)
+    #: The epoch whose weights the model holds (the best one under early stopping).
+    chosen_epoch: int = 0
 
     def history_csv(self) -> str:
         lines = [",".join(HISTORY_COLUMNS)]
@@ -38,10 +45,10 @@ class TrainResult:
         return "\n".join(lines) + "\n"
 
     def metrics(self) -> dict:
-        """The last epoch's figures (no timings, so equal runs give equal files)."""
-        final = self.history[-1]
-        return {"epochs": final["epoch"],
-                **{k: round(final[k], 6) for k in HISTORY_COLUMNS[1:5]}}
+        """The chosen epoch's figures (no timings, so equal runs give equal files)."""
+        chosen = self.history[self.chosen_epoch - 1]
+        return {"epochs": len(self.history), "chosen_epoch": self.chosen_epoch,
+                **{k: round(chosen[k], 6) for k in HISTORY_COLUMNS[1:5]}}
 
     @property
     def seconds(self) -> float:
@@ -55,9 +62,42 @@ def build_model(model_params: ModelParams, input_dim: int, rng: np.random.Genera
     return build_mlp(arch, init_weights(arch, model_params.init, rng), rng=rng)
 
 
+class EarlyStopping:
+    """Remembers the best epoch's weights by a dev metric; says when patience has run out."""
+
+    def __init__(self, metric: str, patience: int):
+        self.metric, self.patience = metric, patience
+        self.best_epoch, self.best_value, self.snapshot = 0, None, None
+
+    def update(self, epoch: int, row: dict, model: MLP) -> bool:
+        """Record ``row``; True when training should stop."""
+        value = row[self.metric] * (-1 if self.metric == "dev_accuracy" else 1)
+        if self.best_value is None or value < self.best_value:
+            self.best_epoch, self.best_value = epoch, value
+            self.snapshot = [a.copy() for a in _model_arrays(model)]
+        return epoch - self.best_epoch >= self.patience
+
+    def restore(self, model: MLP) -> None:
+        for target, saved in zip(_model_arrays(model), self.snapshot):
+            target[...] = saved
+
+
+def _model_arrays(model: MLP) -> list[np.ndarray]:
+    return [*model.named_params().values(), *model.named_state().values()]
+
+
+def apply_max_norm(model: MLP, max_norm: float) -> None:
+    """Rescale each Dense unit's incoming weights (a column of W) to norm <= max_norm."""
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            w = layer.params["W"]
+            norms = np.sqrt(np.einsum("ij,ij->j", w, w))
+            w *= np.minimum(1, max_norm / np.maximum(norms, 1e-12)).astype(w.dtype)
+
+
 def train(model_params: ModelParams, params: TrainParams, train_split: Split,
           train_targets: np.ndarray, dev_split: Split, dev_targets: np.ndarray,
-          progress: bool = True) -> TrainResult:
+          augment: AugmentParams | None = None, progress: bool = True) -> TrainResult:
     """Train a new model; raises TrainingDiverged as soon as the loss is not finite."""
     n = len(train_split.x)
     batch_size = n if params.batch_size == "full" else params.batch_size
@@ -71,13 +111,21 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                                l2=params.l2, weight_decay=params.weight_decay)
     schedule = Schedule(params.schedule, params.lr, params.epochs, params.warmup_epochs,
                         params.step_epochs, params.gamma, params.min_lr)
+    augmenter = None
+    if augment is not None and augment.enabled:
+        norm = train_split.normalization
+        augmenter = Augmenter(augment, background=(0 - norm.mean) / norm.std, rng=rng)
+    stopper = None if params.early_stopping == "none" else EarlyStopping(
+        params.early_stopping, params.patience)
     steps_per_epoch = math.ceil(n / batch_size)
     x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
     y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
     result = TrainResult(model)
+    first_loss = None
     limits = threadpool_limits(params.threads) if params.threads else contextlib.nullcontext()
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch", disable=not progress)
-    with limits:
+    # Overflow on the way to divergence is detected and reported below, not warned about.
+    with limits, np.errstate(over="ignore", invalid="ignore"):
         for epoch in bar:
             start = time.perf_counter()
             order = rng.permutation(n) if batch_size < n else np.arange(n)
@@ -87,24 +135,39 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                 # One index array gathers images and targets together, into reused buffers.
                 xb = np.take(train_split.x, idx, axis=0, out=x_batch[:len(idx)])
                 yb = np.take(train_targets, idx, axis=0, out=y_batch[:len(idx)])
+                if augmenter is not None:
+                    xb = augmenter(xb)
                 lr = schedule.learning_rate(epoch - 1 + step / steps_per_epoch)
                 loss, logits, grads = model.loss_and_gradients(xb, yb)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(f"training diverged at epoch {epoch} (loss={loss}); "
                                            "lower train.lr")
+                first_loss = loss if first_loss is None else first_loss
                 optimizer.step(model.params(), grads, lr)
+                if params.max_norm:
+                    apply_max_norm(model, params.max_norm)
                 loss_sum += loss * len(idx)
                 correct += int(np.count_nonzero(logits.argmax(axis=1) == train_split.y[idx]))
             seconds = time.perf_counter() - start
+            if loss_sum / n > DIVERGENCE_FACTOR * first_loss:
+                raise TrainingDiverged(
+                    f"training diverged at epoch {epoch} (loss={loss_sum / n:.4g}, over "
+                    f"{DIVERGENCE_FACTOR:g}x the first batch's {first_loss:.4g}); lower train.lr")
             dev_loss, dev_accuracy = score(model, dev_split, dev_targets)
+            if not math.isfinite(dev_loss):
+                raise TrainingDiverged(f"training diverged at epoch {epoch} "
+                                       f"(dev loss={dev_loss}); lower train.lr")
             row = {"epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n,
                    "dev_loss": dev_loss, "dev_accuracy": dev_accuracy,
                    "learning_rate": schedule.learning_rate(epoch - 1), "seconds": seconds}
             result.history.append(row)
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", dev_acc=f"{dev_accuracy:.4f}")
-            if not math.isfinite(dev_loss):
-                raise TrainingDiverged(f"training diverged at epoch {epoch} "
-                                       f"(dev loss={dev_loss}); lower train.lr")
+            result.chosen_epoch = epoch
+            if stopper is not None and stopper.update(epoch, row, model):
+                break
+    if stopper is not None:
+        stopper.restore(model)
+        result.chosen_epoch = stopper.best_epoch
     return result
 
 

@@ -1,0 +1,62 @@
+"""params.yaml against its schema."""
+
+import pytest
+import yaml
+
+from mnist_mlp.errors import ParamsError
+from mnist_mlp.params import Params, load_params
+
+from conftest import REPO
+
+
+def test_committed_params_file_is_valid_and_complete():
+    """Every key of the schema is spelled out in params.yaml, so users see what they can set."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    Params.model_validate(raw)
+    for section, model in Params.model_fields.items():
+        assert set(raw[section]) == set(model.annotation.model_fields), section
+
+
+def test_readme_documents_every_key():
+    readme = (REPO / "README.md").read_text()
+    for section, model in Params.model_fields.items():
+        for key in model.annotation.model_fields:
+            assert f"{section}.{key}" in readme, f"{section}.{key} missing from README"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("train: {lerning_rate: 0.1}", "train.lerning_rate = 0.1: unknown key; allowed keys here: "
+                                   "optimizer, lr"),
+    ("train: {epochs: ten}", "train.epochs = 'ten': Input should be a valid integer"),
+    ("train: {lr: 0}", "train.lr = 0: Input should be greater than 0"),
+    ("train: {lr: -1}", "train.lr = -1: Input should be greater than 0"),
+    ("train: {batch_size: 0}", "train.batch_size = 0: must be a positive integer or 'full'"),
+    ("prepare: {dev_size: 0}", "prepare.dev_size = 0: Input should be greater than 0"),
+    ("model: {hidden: []}", "model.hidden = []: List should have at least 1 item"),
+    ("model: {hidden: [64, 0]}", "model.hidden.1 = 0: Input should be greater than 0"),
+    ("model: {activation: swish}", "model.activation = 'swish': Input should be 'relu', "
+                                   "'leaky_relu', 'sigmoid', 'tanh' or 'gelu'"),
+    ("model: {output: hinge}", "model.output = 'hinge': Input should be"),
+    ("model: {init: lecun}", "model.init = 'lecun': Input should be 'he', 'xavier' or 'uniform'"),
+    ("train: {optimizer: adagrad}", "train.optimizer = 'adagrad': Input should be 'sgd'"),
+    ("train: {schedule: linear}", "train.schedule = 'linear': Input should be 'constant'"),
+    ("model: {dropout: 1.0}", "model.dropout = 1.0: Input should be less than 1"),
+    ("model: {dropout: -0.1}", "model.dropout = -0.1: Input should be greater than or equal to 0"),
+    ("download: {source: url, train: ftp://x}", "download.train = 'ftp://x': with "
+                                                "download.source 'url' this must be"),
+    ("download: {train_sha256: abc}", "download.train_sha256 = 'abc': String should match"),
+    ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
+    ("[1, 2]", "expected a mapping of sections"),
+    ("train: {lr: [", "not valid YAML"),
+])
+def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert expected in str(info.value)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ParamsError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")

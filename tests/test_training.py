@@ -1,0 +1,154 @@
+"""The training loop: learning, determinism, early stopping, constraints, augmentation."""
+
+import numpy as np
+import pytest
+
+from mnist_mlp.augment import Augmenter
+from mnist_mlp.errors import ParamsError, TrainingDiverged
+from mnist_mlp.nn import Architecture, Dense, build_mlp
+from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
+from mnist_mlp.splits import Normalization, Split, one_hot
+from mnist_mlp.training import apply_max_norm, score, train
+
+from conftest import synthetic_digits
+
+
+def split(n, seed):
+    pixels, labels = synthetic_digits(n, seed)
+    return Split(Normalization().apply(pixels), labels)
+
+
+@pytest.fixture(scope="module")
+def data():
+    tr, dv = split(400, 1), split(100, 2)
+    return tr, one_hot(tr.y), dv, one_hot(dv.y)
+
+
+def run(data, model=None, augment=None, **train_params):
+    tr, ytr, dv, ydv = data
+    params = TrainParams(**{"epochs": 3, "batch_size": 32, "lr": 0.01, "threads": 1,
+                            **train_params})
+    return train(ModelParams(**(model or {"hidden": [16]})), params, tr, ytr, dv, ydv,
+                 augment=augment, progress=False)
+
+
+def weights(result):
+    return [p.copy() for p in result.model.params()]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_every_optimizer_learns(data, optimizer):
+    lr = 0.1 if optimizer in ("sgd", "momentum", "nesterov") else 0.01
+    result = run(data, optimizer=optimizer, lr=lr, epochs=5)
+    assert result.history[-1]["dev_accuracy"] > 0.9
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_full_batch_and_sigmoid_mse(data):
+    result = run(data, model={"hidden": [16], "activation": "sigmoid", "output": "sigmoid_mse",
+                              "init": "xavier"}, batch_size="full", optimizer="sgd", lr=2.0,
+                 epochs=40)
+    assert result.history[-1]["dev_accuracy"] > 0.8
+
+
+def test_same_seed_same_weights_other_seed_differs(data):
+    a, b, c = run(data, seed=3), run(data, seed=3), run(data, seed=4)
+    for x, y in zip(weights(a), weights(b)):
+        np.testing.assert_array_equal(x, y)
+    assert not all(np.array_equal(x, y) for x, y in zip(weights(a), weights(c)))
+    assert a.history_csv().splitlines()[1].split(",")[:6] == \
+        b.history_csv().splitlines()[1].split(",")[:6]
+
+
+def noisy_label_data():
+    """Half the training labels random: dev loss goes up and down instead of only down."""
+    tr, dv = split(200, 1), split(100, 2)
+    rng = np.random.default_rng(0)
+    labels = tr.y.copy()
+    noisy = rng.random(len(labels)) < 0.5
+    labels[noisy] = rng.integers(0, 10, noisy.sum())
+    tr = Split(tr.x, labels)
+    return tr, one_hot(tr.y), dv, one_hot(dv.y)
+
+
+def test_early_stopping_restores_the_best_epochs_weights():
+    data = noisy_label_data()
+    settings = dict(model={"hidden": [64]}, epochs=12, lr=0.01, schedule="constant")
+    losses = [row["dev_loss"] for row in run(data, **settings).history]
+    best, stop = 1, len(losses)
+    for epoch in range(1, len(losses) + 1):
+        if losses[epoch - 1] < losses[best - 1]:
+            best = epoch
+        if epoch - best >= 2:
+            stop = epoch
+            break
+    assert stop < len(losses), "the setup must trigger early stopping"
+    stopped = run(data, early_stopping="dev_loss", patience=2, **settings)
+    assert (stopped.chosen_epoch, len(stopped.history)) == (best, stop)
+    tr, ytr, dv, ydv = data
+    assert score(stopped.model, dv, ydv)[0] == pytest.approx(losses[best - 1], rel=1e-6)
+    assert stopped.metrics()["chosen_epoch"] == best
+    assert stopped.metrics()["dev_loss"] == pytest.approx(losses[best - 1], abs=1e-6)
+
+
+def test_max_norm_caps_each_units_incoming_weights(data):
+    result = run(data, max_norm=0.5, lr=0.05)
+    for layer in result.model.layers:
+        if isinstance(layer, Dense):
+            assert np.linalg.norm(layer.params["W"], axis=0).max() <= 0.5 + 1e-5
+
+
+def test_apply_max_norm_leaves_small_columns_alone():
+    w = np.array([[3.0, 0.1], [4.0, 0.1]], np.float32)
+    model = build_mlp(Architecture(input_dim=2, hidden=(2,), num_classes=2),
+                      [(w, np.zeros(2, np.float32)),
+                       (np.eye(2, dtype=np.float32), np.zeros(2, np.float32))])
+    apply_max_norm(model, 1.0)
+    np.testing.assert_allclose(model.layers[0].params["W"], [[0.6, 0.1], [0.8, 0.1]], rtol=1e-6)
+
+
+def test_batch_larger_than_train_split_is_a_params_error(data):
+    with pytest.raises(ParamsError, match="train.batch_size = 1000 is larger than the 400 rows"):
+        run(data, batch_size=1000)
+
+
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 1e3), ("sgd", 1e12), ("adam", 100.0)])
+def test_divergence_is_reported_with_epoch(data, optimizer, lr):
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1 .*lower train.lr"):
+        run(data, optimizer=optimizer, lr=lr)
+
+
+def test_augmentation_identity_when_ranges_are_zero():
+    images = split(16, 0).x
+    aug = Augmenter(AugmentParams(enabled=True, max_rotation=0, max_scale=0, max_shift=0),
+                    background=0.0, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(aug(images), images, atol=1e-6)
+
+
+def tagged_disks(n):
+    """Image i: a disk of brightness (i + 1) / n. Transforms move and bend the disk, but its
+    flat interior keeps that brightness, so each output row tells which input it came from."""
+    rows, cols = np.mgrid[:28, :28]
+    disk = ((rows - 13.5) ** 2 + (cols - 13.5) ** 2 < 6**2).ravel()
+    return (disk[None, :] * (np.arange(1, n + 1) / n)[:, None]).astype(np.float32)
+
+
+def test_augmentation_keeps_order_range_and_is_seeded():
+    images = tagged_disks(64)
+    params = AugmentParams(enabled=True, max_rotation=15, max_scale=0.15, max_shift=2,
+                           elastic_alpha=8, elastic_sigma=4)
+    out = Augmenter(params, 0.0, np.random.default_rng(5))(images)
+    again = Augmenter(params, 0.0, np.random.default_rng(5))(images)
+    other = Augmenter(params, 0.0, np.random.default_rng(6))(images)
+    assert out.dtype == np.float32 and out.shape == images.shape
+    np.testing.assert_array_equal(out, again)
+    assert not np.array_equal(out, other)
+    assert out.min() >= 0 and out.max() <= 1
+    assert not np.allclose(out, images)
+    # Row i still carries image i's brightness: the batch order (and so the labels) is kept.
+    np.testing.assert_allclose(out.max(axis=1), images.max(axis=1), rtol=1e-5)
+
+
+def test_training_with_augmentation_learns(data):
+    result = run(data, augment=AugmentParams(enabled=True, elastic_alpha=6), epochs=5)
+    assert result.history[-1]["dev_accuracy"] > 0.9
