@@ -45,6 +45,9 @@ def test_readme_documents_every_key():
     ("download: {source: url, train: ftp://x}", "download.train = 'ftp://x': with "
                                                 "download.source 'url' this must be"),
     ("download: {train_sha256: abc}", "download.train_sha256 = 'abc': String should match"),
+    ("download: {source: url, train: 'http://example.com/t.csv'}",
+     "download: download.train = 'http://example.com/t.csv' is plain http: set "
+     "download.train_sha256"),
     ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
     ("[1, 2]", "expected a mapping of sections"),
     ("train: {lr: [", "not valid YAML"),

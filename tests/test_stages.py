@@ -27,19 +27,29 @@ def workdir(tmp_path, small_csvs):
     return tmp_path
 
 
+#: Arguments of each stage script in a work directory, and the outputs it writes.
+STAGES = {
+    "download": (["--out", "data/raw"], ["data/raw"]),
+    "prepare": (["--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
+                 "--test", "p/test.npz"], ["p/train.npz", "p/dev.npz", "p/test.npz"]),
+    "onehot": (["--splits", "p/train.npz", "p/dev.npz", "--out", "o/train.npz", "o/dev.npz"],
+               ["o/train.npz", "o/dev.npz"]),
+    "train": (["--train", "p/train.npz", "--train-targets", "o/train.npz", "--dev", "p/dev.npz",
+               "--dev-targets", "o/dev.npz", "--model", "m/model.npz",
+               "--history", "r/history.csv", "--metrics", "r/train.json"],
+              ["m/model.npz", "r/history.csv", "r/train.json"]),
+    "evaluate": (["--model", "m/model.npz", "--test", "p/test.npz", "--dev", "p/dev.npz",
+                  "--metrics", "r/eval.json", "--predictions", "r/predictions.csv"],
+                 ["r/eval.json", "r/predictions.csv"]),
+    "plot": (["--history", "r/history.csv", "--predictions", "r/predictions.csv",
+              "--test", "p/test.npz", "--model", "m/model.npz", "--out", "r/figures"],
+             ["r/figures"]),
+}
+
+
 def run_pipeline(d):
-    run_stage("download", "--out", "data/raw", cwd=d)
-    run_stage("prepare", "--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
-              "--test", "p/test.npz", cwd=d)
-    run_stage("onehot", "--splits", "p/train.npz", "p/dev.npz", "--out", "o/train.npz",
-              "o/dev.npz", cwd=d)
-    run_stage("train", "--train", "p/train.npz", "--train-targets", "o/train.npz",
-              "--dev", "p/dev.npz", "--dev-targets", "o/dev.npz", "--model", "m/model.npz",
-              "--history", "r/history.csv", "--metrics", "r/train.json", cwd=d)
-    run_stage("evaluate", "--model", "m/model.npz", "--test", "p/test.npz", "--dev", "p/dev.npz",
-              "--metrics", "r/eval.json", "--predictions", "r/predictions.csv", cwd=d)
-    run_stage("plot", "--history", "r/history.csv", "--predictions", "r/predictions.csv",
-              "--test", "p/test.npz", "--model", "m/model.npz", "--out", "r/figures", cwd=d)
+    for name, (args, _) in STAGES.items():
+        run_stage(name, *args, cwd=d)
 
 
 def test_stages_in_sequence(workdir):
@@ -116,10 +126,7 @@ def test_divergence_writes_no_model(workdir):
     params["train"].update(lr=1e6, optimizer="sgd")
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     (workdir / "m/model.npz").unlink()
-    result = run_stage("train", "--train", "p/train.npz", "--train-targets", "o/train.npz",
-                       "--dev", "p/dev.npz", "--dev-targets", "o/dev.npz",
-                       "--model", "m/model.npz", "--history", "r/history.csv",
-                       "--metrics", "r/train.json", cwd=workdir, check=False)
+    result = run_stage("train", *STAGES["train"][0], cwd=workdir, check=False)
     assert result.returncode == 1
     assert "training diverged at epoch 1" in result.stderr and "lower train.lr" in result.stderr
     assert not (workdir / "m/model.npz").exists()

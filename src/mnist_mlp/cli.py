@@ -35,5 +35,6 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
     except KeyboardInterrupt:
         if debug:
             raise
-        print(f"interrupted: {parser.prog} stopped, no output written", file=sys.stderr)
+        print(f"interrupted: {parser.prog} stopped before finishing; no partial output was "
+              "written", file=sys.stderr)
         sys.exit(130)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from .errors import ParamsError
 
@@ -45,6 +46,16 @@ class DownloadParams(Section):
             raise ValueError("with download.source 'url' this must be an http://, https:// or "
                              "file:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _plain_http_needs_checksum(self):
+        for key in ("train", "test"):
+            url = getattr(self, key)
+            if url and url.startswith("http://") and getattr(self, f"{key}_sha256") is None:
+                raise ValueError(f"download.{key} = {url!r} is plain http: set "
+                                 f"download.{key}_sha256 so the file can be verified, or use "
+                                 "https")
+        return self
 
 
 class PrepareParams(Section):
@@ -187,6 +198,8 @@ def describe_errors(exc: ValidationError) -> str:
             section = _section_for(err["loc"][:-1])
             allowed = ", ".join(section.model_fields) if section else ""
             lines.append(f"  {key} = {value!r}: unknown key; allowed keys here: {allowed}")
+        elif isinstance(value, dict):  # a rule across keys of one section
+            lines.append(f"  {key}: {err['msg'].removeprefix('Value error, ')}")
         else:
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"  {key} = {value!r}: {message}")

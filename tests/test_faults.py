@@ -1,0 +1,134 @@
+"""Faults: kill -9, Ctrl-C, a full disk, and what the code must never do."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from conftest import REPO
+from test_dvc_pipeline import repo, sh  # noqa: F401  (fixture)
+from test_stages import STAGES, run_pipeline, workdir  # noqa: F401  (fixture)
+
+
+def slow_training(d, epochs=5000):
+    data = yaml.safe_load((d / "params.yaml").read_text())
+    data["train"].update(epochs=epochs)
+    (d / "params.yaml").write_text(yaml.safe_dump(data))
+
+
+def start_stage(name, d, **kwargs):
+    return subprocess.Popen([sys.executable, str(REPO / "stages" / f"{name}.py"),
+                             *STAGES[name][0]], cwd=d, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def wait_for_training(proc, seconds=4.0):
+    """Give the stage time to import, load its inputs and enter the epoch loop."""
+    time.sleep(seconds)
+    assert proc.poll() is None, "the train stage ended before it could be interrupted"
+
+
+def test_ctrl_c_during_training_exits_cleanly_without_a_model(workdir):
+    run_pipeline(workdir)
+    (workdir / "m/model.npz").unlink()
+    slow_training(workdir)
+    proc = start_stage("train", workdir)
+    wait_for_training(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err.strip().splitlines() == [
+        "interrupted: train.py stopped before finishing; no partial output was written"]
+    assert not (workdir / "m/model.npz").exists()
+    assert not list(workdir.rglob("*.tmp"))
+
+
+def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
+    run_pipeline(workdir)
+    model = workdir / "m/model.npz"
+    before = model.read_bytes()
+
+    def small_files():
+        # Writes past 20 kB fail with EFBIG, as on a full disk, instead of killing the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    proc = start_stage("train", workdir, preexec_fn=small_files)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert err.startswith("error: cannot write m/model.npz: File too large"), err
+    assert len(err.strip().splitlines()) == 1
+    assert model.read_bytes() == before, "the earlier model must survive intact"
+    assert not list(workdir.rglob("*.tmp")) and not list(workdir.rglob(".model.npz.*"))
+
+
+def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):  # noqa: F811
+    d, env, dvc = repo
+    slow_training(d, epochs=1500)
+    proc = subprocess.Popen([*dvc, "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = ""
+    deadline = time.time() + 120
+    while "Running stage 'train'" not in seen and time.time() < deadline:
+        seen += proc.stdout.readline()
+    time.sleep(2)
+    assert proc.poll() is None, "training finished before the kill"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (d / "data/model/model.npz").exists()
+
+    sh(d, *dvc, "repro", env=env)
+    recovered = {p: (d / p).read_bytes() for p in ("reports/train/metrics.json",
+                                                  "reports/eval/metrics.json",
+                                                  "reports/eval/predictions.csv")}
+    sh(d, *dvc, "repro", "--force", "train", env=env)
+    sh(d, *dvc, "repro", env=env)
+    for path, content in recovered.items():
+        assert (d / path).read_bytes() == content, path
+    assert not list(d.rglob("*.tmp"))
+
+
+def test_changing_only_the_seed_changes_results(workdir):
+    run_pipeline(workdir)
+    first = (workdir / "r/train.json").read_text()
+    data = yaml.safe_load((workdir / "params.yaml").read_text())
+    data["train"]["seed"] = 1
+    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    from conftest import run_stage
+    run_stage("train", *STAGES["train"][0], cwd=workdir)
+    assert (workdir / "r/train.json").read_text() != first
+    assert json.loads(first)["epochs"] == json.loads((workdir / "r/train.json").read_text())[
+        "epochs"]
+
+
+SOURCES = sorted((REPO / "src").rglob("*.py")) + sorted((REPO / "stages").glob("*.py"))
+
+
+@pytest.mark.parametrize("pattern, why", [
+    (r"\bimport pickle\b|\bpickle\.", "no pickle anywhere"),
+    (r"\beval\(|\bexec\(", "no eval/exec"),
+    (r"shell\s*=\s*True", "no shell=True"),
+    (r"allow_pickle\s*=\s*True", "never allow_pickle=True"),
+    (r"\.extractall\(|\.extract\(", "zip members only by exact name"),
+])
+def test_source_never(pattern, why):
+    offenders = [f"{p.relative_to(REPO)}:{i}" for p in SOURCES
+                 for i, line in enumerate(p.read_text().splitlines(), 1)
+                 if re.search(pattern, line)]
+    assert offenders == [], why
+
+
+def test_every_np_load_refuses_pickles():
+    for path in SOURCES:
+        for line in path.read_text().splitlines():
+            if "np.load(" in line:
+                assert "allow_pickle=False" in line, f"{path}: {line.strip()}"
