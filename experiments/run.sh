@@ -12,7 +12,9 @@
 # `dvc exp run` does. One at a time (-j 1): training uses both cores, and timings are quoted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DVC="${DVC:-.venv/bin/dvc}"
+# DVC's queue workers start `dvc` by name, so the environment's bin must be on PATH.
+if [ -x .venv/bin/dvc ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
+DVC=dvc
 
 # The tutorials' settings, written out in full; the rest of params.yaml is shared (data, split
 # seed, float32 engine). Label smoothing is off: none of the tutorials uses it.

@@ -20,7 +20,17 @@ N_COLUMNS = N_PIXELS + 1
 
 def read_mnist_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Return (pixels uint8 (n, 784) C-contiguous, labels uint8 (n,))."""
-    path = Path(path)
+    pixels, labels = _read(Path(path), labelled=True)
+    return pixels, labels
+
+
+def read_pixel_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of 784 pixels, or of a label and 784 pixels: (pixels, labels or None)."""
+    return _read(Path(path), labelled=None)
+
+
+def _read(path: Path, labelled: bool | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``labelled``: True requires the label column, None accepts either layout."""
     has_header = _sniff_header(path)
     try:
         frame = pd.read_csv(path, header=0 if has_header else None, engine="c")
@@ -32,21 +42,25 @@ def read_mnist_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{path}: not a readable CSV text file ({exc})") from None
     first_line = 2 if has_header else 1
-    if frame.shape[1] != N_COLUMNS:
+    with_label = frame.shape[1] == N_COLUMNS
+    if not (with_label or (labelled is None and frame.shape[1] == N_PIXELS)):
         hint = " (a Kaggle test.csv has no label column and cannot be used)" \
             if frame.shape[1] == N_PIXELS else ""
-        raise DataError(f"{path}: {frame.shape[1]} columns, expected {N_COLUMNS}: a label "
-                        f"and {N_PIXELS} pixels{hint}")
+        expected = f"{N_COLUMNS}: a label and {N_PIXELS} pixels" if labelled else \
+            f"{N_PIXELS} pixels, or a label and {N_PIXELS} pixels"
+        raise DataError(f"{path}: {frame.shape[1]} columns, expected {expected}{hint}")
     if len(frame) == 0:
         raise DataError(f"{path}: header only, no data rows")
     columns = [str(c) for c in frame.columns] if has_header else \
-        ["label"] + [f"pixel{i}" for i in range(N_PIXELS)]
+        ["label"] * with_label + [f"pixel{i}" for i in range(N_PIXELS)]
     values = _integer_values(frame, path, columns, first_line)
-    _check_range(values[:, 0], 0, N_CLASSES - 1, "label", path, columns, first_line, column=0)
-    _check_range(values[:, 1:], 0, 255, "pixel", path, columns, first_line, column=1)
-    labels = values[:, 0].astype(np.uint8)
-    pixels = np.ascontiguousarray(values[:, 1:], dtype=np.uint8)
-    return pixels, labels
+    labels = None
+    if with_label:
+        _check_range(values[:, 0], 0, N_CLASSES - 1, "label", path, columns, first_line, 0)
+        labels = values[:, 0].astype(np.uint8)
+    pixel_values = values[:, int(with_label):]
+    _check_range(pixel_values, 0, 255, "pixel", path, columns, first_line, int(with_label))
+    return np.ascontiguousarray(pixel_values, dtype=np.uint8), labels
 
 
 def _sniff_header(path: Path) -> bool:

@@ -1,0 +1,55 @@
+"""Command line: ``python -m mnist_mlp predict …`` and ``python -m mnist_mlp compare …``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .cli import DEBUG_ENV, run
+
+
+def predict_command(args: argparse.Namespace) -> None:
+    from .predict import predict_files
+
+    predictions = predict_files(args.inputs, args.model)
+    if args.json:
+        json.dump([p.to_dict() for p in predictions], sys.stdout, indent=2)
+        print()
+    else:
+        for p in predictions:
+            print(p)
+
+
+def compare_command(args: argparse.Namespace) -> None:
+    from .compare import write_comparison
+
+    path = write_comparison(args.revisions, args.output)
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mnist_mlp", description=__doc__)
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show tracebacks for user errors (or set {DEBUG_ENV}=1)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="predict digits in images or CSV rows")
+    predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, or CSV files of "
+                         "784 pixels (optionally after a label) per row")
+    predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
+    predict.add_argument("--json", action="store_true", help="machine-readable output")
+    predict.set_defaults(func=predict_command)
+
+    compare = commands.add_parser("compare", help="one offline HTML page comparing revisions "
+                                  "and experiments: plots, metrics, params, figures")
+    compare.add_argument("revisions", nargs="*", help="git revisions or experiment names "
+                         "(default: HEAD and the workspace)")
+    compare.add_argument("-o", "--output", default="comparison.html", help="default: %(default)s")
+    compare.set_defaults(func=compare_command)
+
+    run(lambda args: args.func(args), parser, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""One self-contained HTML page comparing revisions and experiments, readable offline.
+
+``dvc plots diff`` writes HTML that loads Vega from a CDN and renders blank without network.
+This page instead takes DVC's own Vega-Lite specs (``dvc plots diff --json``, data inlined) and
+renders them to inline SVG with vl-convert, which bundles Vega; figures are embedded as data
+URIs; metrics and params come from ``dvc.api``. The page makes no network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+WORKSPACE = "workspace"
+
+
+def dvc_json(*args: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"dvc {' '.join(args)} failed: {detail}")
+    return json.loads(result.stdout)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        elif not isinstance(value, list):
+            flat[name] = value
+    return flat
+
+
+def revision_values(revisions: list[str]) -> tuple[dict, dict]:
+    """(metrics, params) per revision, each flattened to {"file:key.path": value}."""
+    import dvc.api
+
+    metrics, params = {}, {}
+    for rev in revisions:
+        api_rev = None if rev == WORKSPACE else rev
+        try:
+            metrics[rev] = flatten(dvc.api.metrics_show(rev=api_rev))
+            params[rev] = flatten(dvc.api.params_show(rev=api_rev))
+        except Exception as exc:  # dvc raises many types for an unknown revision
+            raise UserError(f"cannot read revision {rev!r}: {exc}") from None
+    return metrics, params
+
+
+def render_vega_lite(spec: dict) -> str:
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(spec)
+
+
+def table(title: str, values: dict[str, dict], revisions: list[str], only_changed: bool) -> str:
+    keys = sorted({k for rev in revisions for k in values[rev]})
+    rows = []
+    for key in keys:
+        cells = [values[rev].get(key, "–") for rev in revisions]
+        if only_changed and len({json.dumps(c) for c in cells}) == 1:
+            continue
+        cells_html = "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in cells)
+        rows.append(f"<tr><th>{html.escape(key)}</th>{cells_html}</tr>")
+    head = "".join(f"<th>{html.escape(r)}</th>" for r in revisions)
+    note = " (only those that differ)" if only_changed else ""
+    body = "".join(rows) or f"<tr><td colspan={len(revisions) + 1}>no differences</td></tr>"
+    return (f"<h2>{html.escape(title)}{note}</h2><table><tr><th></th>{head}</tr>{body}</table>")
+
+
+def _fmt(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def build_page(revisions: list[str]) -> str:
+    metrics, params = revision_values(revisions)
+    sections = [table("Metrics", metrics, revisions, only_changed=False),
+                table("Params", params, revisions, only_changed=True)]
+    with tempfile.TemporaryDirectory() as images_dir:
+        plots = dvc_json("plots", "diff", "--json", "-o", images_dir, *revisions)
+        plots = plots.get("data", plots)
+        for plot_id, entries in plots.items():
+            parts = []
+            for entry in entries:
+                if entry["type"] == "vega":
+                    parts.append(f"<div class=plot>{render_vega_lite(entry['content'])}</div>")
+                elif entry["type"] == "image":
+                    data = base64.b64encode(Path(entry["url"]).read_bytes()).decode()
+                    rev = ", ".join(entry["revisions"])
+                    parts.append(f"<figure><img alt='{html.escape(plot_id)} at "
+                                 f"{html.escape(rev)}' src='data:image/png;base64,{data}'>"
+                                 f"<figcaption>{html.escape(rev)}</figcaption></figure>")
+            sections.append(f"<h2>{html.escape(plot_id)}</h2><div class=row>{''.join(parts)}"
+                            "</div>")
+    title = "Comparison: " + ", ".join(revisions)
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 8px; text-align: right; font-size: 13px; }}
+th:first-child {{ text-align: left; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
+figure {{ margin: 0; }} img {{ max-width: 560px; }}
+</style></head><body><h1>{html.escape(title)}</h1>
+{''.join(sections)}
+</body></html>
+"""
+
+
+def write_comparison(revisions: list[str], output: str | Path) -> Path:
+    """Write the page for ``revisions`` (one revision: it and the workspace) to ``output``."""
+    from .fileio import write_text
+
+    revisions = list(revisions) or ["HEAD"]
+    if len(revisions) == 1:  # as `dvc plots diff REV`: that revision against the workspace
+        revisions.append(WORKSPACE)
+    write_text(output, build_page(revisions))
+    return Path(output)

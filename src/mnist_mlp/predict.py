@@ -1,0 +1,108 @@
+"""Predict digits in images (PNG, JPEG, …) or CSV rows with a trained model file.
+
+Images are brought into MNIST's form, as LeCun et al. built the data set: grayscale, white digit
+on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then placed in a 28x28
+field so that its centre of mass is at the centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from scipy.ndimage import center_of_mass
+
+from .errors import UserError
+from .mnist_csv import read_pixel_csv
+from .nn import load_model
+from .splits import Normalization
+
+SIDE, BOX = 28, 20
+
+
+class ImageError(UserError):
+    """An input image that cannot be read or holds no digit."""
+
+
+@dataclass
+class Prediction:
+    source: str
+    digit: int
+    probabilities: np.ndarray  # (10,)
+
+    def top(self, k: int = 3) -> list[tuple[int, float]]:
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(int(d), float(self.probabilities[d])) for d in order]
+
+    def to_dict(self) -> dict:
+        return {"input": self.source, "digit": self.digit,
+                "top3": [{"digit": d, "probability": round(p, 6)} for d, p in self.top()]}
+
+    def __str__(self) -> str:
+        ranked = ", ".join(f"{d} {p:.1%}" for d, p in self.top())
+        return f"{self.source}: {self.digit} ({ranked})"
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                rgba = img.convert("RGBA")
+                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                img = Image.alpha_composite(canvas, rgba)
+            gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
+    except FileNotFoundError:
+        raise ImageError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"{path}: not a readable image ({exc})") from None
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise ImageError(f"{path}: empty image")
+    return gray
+
+
+def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
+    """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (784,): white digit centred on black."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    if np.median(border) > 0.5:  # dark digit on a light background: flip to MNIST's polarity
+        gray, border = 1 - gray, 1 - border
+    ink = np.clip(gray - np.median(border), 0, None)
+    if ink.max() < 0.1:
+        raise ImageError(f"{source}: no digit found (the image is blank or has no contrast)")
+    ink /= ink.max()
+    rows = np.flatnonzero(ink.max(axis=1) > 0.1)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.1)
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = BOX / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    fitted = Image.fromarray((crop * 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
+    fitted = np.asarray(fitted, dtype=np.float32)
+    field = np.zeros((SIDE, SIDE), np.float32)
+    com_r, com_c = center_of_mass(fitted)
+    top = int(round(SIDE / 2 - com_r))
+    left = int(round(SIDE / 2 - com_c))
+    # Keep the whole 20x20 box inside the field even when the mass sits far off-centre.
+    top = min(max(top, 0), SIDE - fitted.shape[0])
+    left = min(max(left, 0), SIDE - fitted.shape[1])
+    field[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted
+    return np.clip(field, 0, 255).astype(np.uint8).reshape(-1)
+
+
+def predict_files(paths: list[str], model_path: str | Path) -> list[Prediction]:
+    """Predictions for image files and CSV files (one per CSV row)."""
+    model, info = load_model(model_path)
+    norm = Normalization(**info.get("normalization", {}))
+    sources, pixels = [], []
+    for path in paths:
+        if str(path).lower().endswith(".csv"):
+            rows, _ = read_pixel_csv(path)
+            sources += [f"{path}:row{i + 1}" for i in range(len(rows))]
+            pixels.append(rows)
+        else:
+            sources.append(str(path))
+            pixels.append(to_mnist(load_image(path), str(path))[None, :])
+    probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
+    return [Prediction(s, int(p.argmax()), p) for s, p in zip(sources, probabilities)]

@@ -1,0 +1,108 @@
+"""predict: MNIST-style preprocessing of images, CSV rows, JSON output, bad images."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from scipy.ndimage import center_of_mass
+
+from mnist_mlp.predict import ImageError, load_image, to_mnist
+
+from conftest import REPO, synthetic_digits, write_csv
+from test_reliability import finished  # noqa: F401  (fixture: a tiny trained pipeline)
+
+
+def drawn_one(size=(90, 140), ink=0, paper=255):
+    img = Image.new("L", size, paper)
+    ImageDraw.Draw(img).line([(50, 20), (40, 120)], fill=ink, width=12)
+    return img
+
+
+def test_black_on_white_becomes_white_on_black_centred_in_20x20_box():
+    pixels = to_mnist(np.asarray(drawn_one(), np.float32) / 255).reshape(28, 28)
+    assert pixels.dtype == np.uint8
+    assert pixels[0].max() == 0 and pixels[:, 0].max() == 0  # background black
+    assert pixels.max() > 200  # digit white
+    rows, cols = np.nonzero(pixels > 30)
+    assert rows.max() - rows.min() + 1 <= 20 and cols.max() - cols.min() + 1 <= 20
+    assert rows.max() - rows.min() + 1 >= 18  # the long side fills the box
+    com = center_of_mass(pixels.astype(float))
+    assert abs(com[0] - 14) <= 1 and abs(com[1] - 14) <= 1
+
+
+def test_polarity_does_not_matter():
+    dark = to_mnist(np.asarray(drawn_one(ink=0, paper=255), np.float32) / 255)
+    light = to_mnist(np.asarray(drawn_one(ink=255, paper=0), np.float32) / 255)
+    np.testing.assert_array_equal(dark, light)
+
+
+def test_transparent_png_and_rgb(tmp_path):
+    rgba = Image.new("RGBA", (60, 60), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).ellipse([15, 10, 45, 50], outline=(0, 0, 0, 255), width=6)
+    rgba.save(tmp_path / "zero.png")
+    gray = load_image(tmp_path / "zero.png")
+    assert gray[0, 0] == 1.0  # transparent background reads as white paper
+    drawn_one().convert("RGB").save(tmp_path / "one.jpg", quality=95)
+    assert to_mnist(load_image(tmp_path / "one.jpg")).max() > 200
+
+
+def test_blank_and_unreadable_images(tmp_path):
+    Image.new("L", (30, 30), 255).save(tmp_path / "blank.png")
+    with pytest.raises(ImageError, match="no digit found"):
+        to_mnist(load_image(tmp_path / "blank.png"), "blank.png")
+    (tmp_path / "fake.png").write_text("not an image")
+    with pytest.raises(ImageError, match="not a readable image"):
+        load_image(tmp_path / "fake.png")
+    with pytest.raises(ImageError, match="file not found"):
+        load_image(tmp_path / "missing.png")
+
+
+def cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "mnist_mlp", *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):  # noqa: F811
+    drawn_one().save(tmp_path / "one.png")
+    pixels, labels = synthetic_digits(3, seed=9)
+    write_csv(tmp_path / "rows.csv", pixels, labels, header=None)
+    np.savetxt(tmp_path / "pixels.csv", pixels, fmt="%d", delimiter=",")
+    model = str(finished / "m/model.npz")
+    result = cli("predict", str(tmp_path / "one.png"), str(tmp_path / "rows.csv"),
+                 str(tmp_path / "pixels.csv"), "--model", model, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [o["input"].rsplit("/", 1)[-1] for o in out] == [
+        "one.png", "rows.csv:row1", "rows.csv:row2", "rows.csv:row3",
+        "pixels.csv:row1", "pixels.csv:row2", "pixels.csv:row3"]
+    for o in out:
+        assert len(o["top3"]) == 3 and o["top3"][0]["digit"] == o["digit"]
+        probs = [t["probability"] for t in o["top3"]]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
+    # The synthetic model learned the synthetic digits: CSV rows are predicted right.
+    assert [o["digit"] for o in out[1:4]] == labels.tolist() == [o["digit"] for o in out[4:]]
+    text = cli("predict", str(tmp_path / "one.png"), "--model", model, cwd=tmp_path)
+    assert text.returncode == 0 and text.stdout.count("%") == 3
+
+
+@pytest.mark.parametrize("setup, expected", [
+    (lambda d: (d / "x.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken"), "not a readable image"),
+    (lambda d: Image.new("L", (20, 20), 0).save(d / "x.png"), "no digit found"),
+    (lambda d: None, "x.png: file not found"),
+])
+def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):  # noqa: F811
+    setup(tmp_path)
+    result = cli("predict", str(tmp_path / "x.png"), "--model", str(finished / "m/model.npz"),
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_missing_model(tmp_path):
+    drawn_one().save(tmp_path / "one.png")
+    result = cli("predict", "one.png", cwd=tmp_path)
+    assert result.returncode == 1 and "data/model/model.npz: file not found" in result.stderr
