@@ -1,0 +1,227 @@
+"""Epoch time of this project's trainer against PyTorch (CPU) and scikit-learn, side by side.
+
+For the default params and each tutorial's setup, the same architecture, batch size, optimizer
+and learning rate are trained in all three, interleaved run by run (numpy, torch, sklearn,
+numpy, …) so machine noise hits them alike. Prints per config the median seconds per epoch,
+the ratios, achieved GFLOP/s, and test accuracy after the timed epochs; then the float32 sgemm
+ceiling measured in the same run, and a scaling table of this trainer.
+
+    .venv/bin/pip install -e '.[bench]'     # torch==2.13.0 (CPU) and scikit-learn
+    .venv/bin/python benchmarks/frameworks.py [--repeats 3] [--epochs 2] [--threads 2]
+
+Needs the prepared data: run `make repro` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from mnist_mlp.params import Params
+from mnist_mlp.splits import Split, load_split, one_hot
+from mnist_mlp.training import train
+
+
+@dataclass
+class Config:
+    name: str
+    overrides: dict
+
+    def params(self, epochs: int, threads: int) -> Params:
+        raw = {k: dict(v) for k, v in self.overrides.items()}
+        raw.setdefault("train", {}).update(epochs=epochs, threads=threads)
+        return Params.model_validate(raw)
+
+
+TUTORIAL = {"onehot": {"label_smoothing": 0.0}}
+SGD = {"optimizer": "sgd", "schedule": "constant"}
+CONFIGS = [
+    Config("default 784-512-256-10 adam b128", {}),
+    Config("tut-2layer-10 784-10-10 full-batch",
+           {**TUTORIAL, "model": {"hidden": [10], "init": "uniform"},
+            "train": {**SGD, "lr": 0.1, "batch_size": "full"}}),
+    Config("tut-128-64 784-128-64-10 full-batch",
+           {**TUTORIAL, "model": {"hidden": [128, 64]},
+            "train": {**SGD, "lr": 0.5, "batch_size": "full"}}),
+    Config("tut-64-64 784-64-64-10 b32",
+           {**TUTORIAL, "model": {"hidden": [64, 64]},
+            "train": {**SGD, "lr": 0.1, "batch_size": 32}}),
+    Config("tut-64 784-64-10 b64",
+           {**TUTORIAL, "model": {"hidden": [64]}, "train": {**SGD, "lr": 0.1, "batch_size": 64}}),
+    Config("tut-sigmoid-mse 784-128-10 b128",
+           {**TUTORIAL, "model": {"hidden": [128], "activation": "sigmoid",
+                                  "output": "sigmoid_mse", "init": "xavier"},
+            "train": {**SGD, "lr": 0.01, "batch_size": 128}}),
+]
+
+
+def flops_per_epoch(widths: list[int], n: int) -> float:
+    """Multiply-adds x2 of forward (1x) and backward (2x, no input gradient for layer 1)."""
+    per_sample = sum(2 * a * b * 3 for a, b in zip(widths[:-1], widths[1:]))
+    per_sample -= 2 * widths[0] * widths[1]
+    return float(per_sample) * n
+
+
+# --- the three trainers: each returns (seconds per epoch list, test accuracy) ---------------
+
+def run_numpy(params: Params, data) -> tuple[list[float], float]:
+    tr, dv, te = data
+    result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y),
+                   progress=False)
+    accuracy = float(np.mean(result.model.predict_proba(te.x).argmax(1) == te.y))
+    return [row["seconds"] for row in result.history], accuracy
+
+
+def run_torch(params: Params, data) -> tuple[list[float], float]:
+    import torch
+
+    torch.manual_seed(params.train.seed)
+    torch.set_num_threads(params.train.threads)
+    tr, _, te = data
+    m, t = params.model, params.train
+    widths = [784, *m.hidden, 10]
+    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[m.activation]
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(act())
+    net = torch.nn.Sequential(*layers)
+    opt = (torch.optim.Adam(net.parameters(), lr=t.lr) if t.optimizer == "adam"
+           else torch.optim.SGD(net.parameters(), lr=t.lr))
+    x, y = torch.from_numpy(tr.x), torch.from_numpy(tr.y.astype(np.int64))
+    targets = torch.nn.functional.one_hot(y, 10).float()
+    mse = m.output == "sigmoid_mse"
+    n = len(x)
+    batch = n if t.batch_size == "full" else t.batch_size
+    seconds = []
+    for _ in range(t.epochs):
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = order[i:i + batch]
+            logits = net(x[idx])
+            if mse:
+                loss = ((torch.sigmoid(logits) - targets[idx]) ** 2).sum(1).mean()
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        seconds.append(time.perf_counter() - start)
+    with torch.no_grad():
+        accuracy = float((net(torch.from_numpy(te.x)).argmax(1).numpy() == te.y).mean())
+    return seconds, accuracy
+
+
+def run_sklearn(params: Params, data) -> tuple[list[float], float]:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    tr, _, te = data
+    m, t = params.model, params.train
+    clf = MLPClassifier(hidden_layer_sizes=tuple(m.hidden),
+                        activation={"sigmoid": "logistic"}.get(m.activation, m.activation),
+                        solver="adam" if t.optimizer == "adam" else "sgd", momentum=0.0,
+                        nesterovs_momentum=False, learning_rate_init=t.lr, alpha=0.0,
+                        batch_size=len(tr.x) if t.batch_size == "full" else t.batch_size,
+                        max_iter=t.epochs, tol=0.0, n_iter_no_change=10**9, shuffle=True,
+                        random_state=t.seed)
+    with threadpool_limits(t.threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        clf.fit(tr.x, tr.y)
+        elapsed = time.perf_counter() - start
+    accuracy = float(np.mean(clf.predict(te.x) == te.y))
+    return [elapsed / t.epochs] * t.epochs, accuracy
+
+
+TRAINERS = {"numpy": run_numpy, "torch": run_torch, "sklearn": run_sklearn}
+
+
+def sgemm_ceiling(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+    with threadpool_limits(threads):
+        np.matmul(a, b, out=out)
+        best = min(_timed(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def subsample(split: Split, n: int) -> Split:
+    return Split(np.ascontiguousarray(split.x[:n]), split.y[:n], split.normalization)
+
+
+def scaling_table(data, threads: int) -> None:
+    tr, dv, te = data
+    print("\nScaling of this trainer (adam, 1 epoch, median of 2; default 784-512-256-10, "
+          "batch 128, 55k rows unless varied):")
+    print("| varied | value | s/epoch | GFLOP/s |\n|---|---|---|---|")
+    cases = [("hidden width (784-w-10)", w, {"model": {"hidden": [w]}}, len(tr.x))
+             for w in (64, 256, 1024, 2048)]
+    cases += [("batch", b, {"train": {"batch_size": b}}, len(tr.x)) for b in (32, 128, 512, 1024)]
+    cases += [("samples", n, {}, n) for n in (10_000, 30_000, 55_000)]
+    for what, value, overrides, n in cases:
+        params = Config(what, overrides).params(epochs=1, threads=threads)
+        sub = (subsample(tr, n), dv, te)
+        times = [run_numpy(params, sub)[0][0] for _ in range(2)]
+        widths = [784, *params.model.hidden, 10]
+        sec = statistics.median(times)
+        print(f"| {what} | {value} | {sec:.3f} | {flops_per_epoch(widths, n) / sec / 1e9:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per trainer")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="*", help="config name prefixes")
+    parser.add_argument("--no-scaling", action="store_true")
+    args = parser.parse_args()
+    data = tuple(load_split(f"data/prepared/{s}.npz") for s in ("train", "dev", "test"))
+    n = len(data[0].x)
+    print(f"{n} training rows, {args.epochs} epochs per run, {args.repeats} interleaved runs, "
+          f"{args.threads} threads")
+    print(f"float32 sgemm ceiling (2048^3, {args.threads} threads): "
+          f"{sgemm_ceiling(args.threads):.1f} GFLOP/s\n")
+    print("| config | numpy s/epoch | torch s/epoch | sklearn s/epoch | numpy/torch | "
+          "numpy/sklearn | numpy GFLOP/s | test acc numpy / torch / sklearn |")
+    print("|---|---|---|---|---|---|---|---|")
+    for config in CONFIGS:
+        if args.only and not any(config.name.startswith(o) for o in args.only):
+            continue
+        params = config.params(args.epochs, args.threads)
+        times = {name: [] for name in TRAINERS}
+        accuracy = {}
+        for _ in range(args.repeats):
+            for name, trainer in TRAINERS.items():
+                seconds, accuracy[name] = trainer(params, data)
+                times[name] += seconds
+        med = {name: statistics.median(t) for name, t in times.items()}
+        widths = [784, *params.model.hidden, 10]
+        gflops = flops_per_epoch(widths, n) / med["numpy"] / 1e9
+        print(f"| {config.name} | {med['numpy']:.3f} | {med['torch']:.3f} | "
+              f"{med['sklearn']:.3f} | {med['numpy'] / med['torch']:.2f}x | "
+              f"{med['numpy'] / med['sklearn']:.2f}x | {gflops:.1f} | "
+              f"{accuracy['numpy']:.4f} / {accuracy['torch']:.4f} / {accuracy['sklearn']:.4f} |",
+              flush=True)
+    if not args.no_scaling:
+        scaling_table(data, args.threads)
+
+
+if __name__ == "__main__":
+    main()

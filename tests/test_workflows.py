@@ -1,0 +1,85 @@
+"""The workflows of the README, end to end on tiny data: sweep with the queue, compare offline,
+share through a DVC remote and a git remote."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_dvc_pipeline import repo, sh  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def baseline(repo):  # noqa: F811
+    d, env, dvc = repo
+    # DVC's queue workers start `dvc` by name: the environment's bin must be on PATH.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    sh(d, *dvc, "repro", env=env)
+    sh(d, "git", "add", "-A", env=env)
+    sh(d, "git", "commit", "-qm", "baseline", env=env)
+    return d, env, dvc
+
+
+def test_sweep_queue_show_apply_branch(baseline):
+    d, env, dvc = baseline
+    sh(d, *dvc, "exp", "run", "--queue", "-S", "train.lr=0.0003,0.03", env=env)
+    sh(d, *dvc, "exp", "run", "--run-all", "-j", "1", env=env)
+    shown = json.loads(sh(d, *dvc, "exp", "show", "--json", env=env))
+    exps = {e["name"]: e for row in shown for e in row.get("experiments") or []}
+    assert len(exps) == 2, json.dumps(shown)[:3000]
+    assert len(exps) == 2
+    lr = {name: next(iter(e["revs"][0]["data"]["params"].values()))["data"]["train"]["lr"]
+          for name, e in exps.items()}
+    acc = {name: e["revs"][0]["data"]["metrics"]["reports/eval/metrics.json"]["data"]["dev"][
+        "accuracy"] for name, e in exps.items()}
+    assert sorted(lr.values()) == [0.0003, 0.03]
+    best = max(acc, key=acc.get)
+    table = sh(d, *dvc, "exp", "show", "--md", "--sort-by",
+               "reports/eval/metrics.json:dev.accuracy", "--sort-order", "desc", env=env)
+    assert best in table
+    sh(d, *dvc, "exp", "apply", best, env=env)
+    assert f"lr: {lr[best]}" in (d / "params.yaml").read_text()
+    sh(d, *dvc, "exp", "branch", best, "promoted", env=env)
+    assert "promoted" in sh(d, "git", "branch", "--list", "promoted", env=env)
+
+
+def test_offline_comparison_page(baseline):
+    d, env, dvc = baseline
+    sh(d, *dvc, "exp", "run", "-n", "fewer-epochs", "-S", "train.epochs=1", env=env)
+    out = d / "cmp.html"
+    sh(d, sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "fewer-epochs", "-o", str(out),
+       env=env)
+    page = out.read_text()
+    assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page)
+    assert "<script" not in page
+    assert page.count("<svg") == 3  # Loss, Accuracy, Confusion: all revisions in each
+    for title in ("Loss", "Accuracy", "Confusion"):
+        assert f"<h2>{title}</h2>" in page
+    assert page.count("<img") == 10  # five figures for each of the two revisions
+    assert "fewer-epochs" in page and "HEAD" in page
+    assert "train.epochs" in page  # the params table shows what differs
+
+
+def test_dvc_and_git_remotes_share_data_and_experiments(baseline, tmp_path):
+    d, env, dvc = baseline
+    storage, origin, other = tmp_path / "storage", tmp_path / "origin.git", tmp_path / "other"
+    sh(d, *dvc, "remote", "add", "-d", "storage", str(storage), env=env)
+    sh(d, "git", "commit", "-qam", "remote", env=env)
+    sh(d, *dvc, "push", env=env)
+    sh(tmp_path, "git", "init", "-q", "--bare", str(origin), env=env)
+    sh(d, "git", "remote", "add", "origin", str(origin), env=env)
+    sh(d, "git", "push", "-q", "origin", "main", env=env)
+    sh(d, *dvc, "exp", "run", "-n", "shared-exp", "-S", "train.epochs=2", env=env)
+    sh(d, *dvc, "exp", "push", "origin", "shared-exp", env=env)
+
+    sh(tmp_path, "git", "clone", "-q", "-b", "main", str(origin), str(other), env=env)
+    sh(other, *dvc, "pull", env=env)
+    assert (other / "data/model/model.npz").exists()
+    status = sh(other, *dvc, "repro", env=env)
+    assert "Running stage" not in status
+    sh(other, *dvc, "exp", "pull", "origin", "shared-exp", env=env)
+    assert "shared-exp" in sh(other, *dvc, "exp", "show", "--md", env=env)
