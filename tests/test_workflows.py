@@ -4,6 +4,7 @@ share through a DVC remote and a git remote."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,30 @@ def test_offline_comparison_page(baseline):
     assert page.count("<img") == 10  # five figures for each of the two revisions
     assert "fewer-epochs" in page and "HEAD" in page
     assert "train.epochs" in page  # the params table shows what differs
+    render_in_chromium(out, d)
+
+
+def render_in_chromium(page, workdir):
+    """Open the page in headless Chromium with the network cut off; it must draw the plots."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("headless Chromium not installed (.ci/run installs it)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={workdir / 'chromium-profile'}",
+             # Any request for a host fails: a page that needs the network shows the gap.
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"]
+    dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") == 3 and dom.stdout.count("<img") == 10
+    shot = workdir / "shot.png"
+    subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)
+    from PIL import Image
+    import numpy as np
+    pixels = np.asarray(Image.open(shot).convert("L"))
+    assert (pixels < 128).mean() > 0.01, "the rendered page is (nearly) blank"
 
 
 def test_dvc_and_git_remotes_share_data_and_experiments(baseline, tmp_path):

@@ -82,7 +82,14 @@ def _fmt(value) -> str:
 
 def build_page(revisions: list[str]) -> str:
     metrics, params = revision_values(revisions)
-    sections = [table("Metrics", metrics, revisions, only_changed=False),
+    headline = {rev: {k: v for k, v in m.items() if not k.startswith("per_class.")}
+                for rev, m in metrics.items()}
+    per_class = {rev: {k: v for k, v in m.items() if k.startswith("per_class.")}
+                 for rev, m in metrics.items()}
+    sections = [table("Metrics", headline, revisions, only_changed=False),
+                "<details><summary>Per-class test metrics</summary>"
+                + table("Per-class test metrics", per_class, revisions, only_changed=False)
+                + "</details>",
                 table("Params", params, revisions, only_changed=True)]
     with tempfile.TemporaryDirectory() as images_dir:
         plots = dvc_json("plots", "diff", "--json", "-o", images_dir, *revisions)
