@@ -73,7 +73,7 @@ def flops_per_epoch(widths: list[int], n: int) -> float:
 def run_numpy(params: Params, data) -> tuple[list[float], float]:
     tr, dv, te = data
     result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y),
-                   progress=False)
+                   progress="none")
     accuracy = float(np.mean(result.model.predict_proba(te.x).argmax(1) == te.y))
     return [row["seconds"] for row in result.history], accuracy
 

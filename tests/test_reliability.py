@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import MNIST_HEADER, REPO, synthetic_digits, write_csv
+from conftest import MNIST_HEADER, REPO, csv_lines, edit_cell, synthetic_digits, write_csv
 from test_stages import STAGES, TINY, run_pipeline
 
 
@@ -57,16 +57,8 @@ def invoke(stage: str, d: Path, capsys, monkeypatch, extra: list[str] = ()) -> t
 
 # --- how each case breaks the finished pipeline --------------------------------------------
 
-def csv_lines(n=20):
-    pixels, labels = synthetic_digits(n, seed=3)
-    return [MNIST_HEADER] + [",".join(map(str, [l, *p])) for l, p in zip(labels, pixels)]
-
-
-def cell(lines, line, column, value):
-    cells = lines[line - 1].split(",")
-    cells[column] = value
-    lines[line - 1] = ",".join(cells)
-    return lines
+def rows(n=20):
+    return csv_lines(n, seed=3)
 
 
 def raw_csv(text_or_bytes):
@@ -147,26 +139,26 @@ CASES = [
     ("csv empty file", "prepare", raw_csv(""), "empty file"),
     ("csv header only", "prepare", raw_csv(MNIST_HEADER + "\n"), "no data rows"),
     ("csv 783 pixel columns", "prepare",
-     raw_csv(lines([",".join(l.split(",")[:-1]) for l in csv_lines()])), "784 columns, expected 785"),
+     raw_csv(lines([",".join(l.split(",")[:-1]) for l in rows()])), "784 columns, expected 785"),
     ("csv 786 columns", "prepare",
-     raw_csv(lines([l + ",0" for l in csv_lines()])), "786 columns, expected 785"),
-    ("csv non-numeric cell", "prepare", raw_csv(lines(cell(csv_lines(), 4, 50, "x7"))),
+     raw_csv(lines([l + ",0" for l in rows()])), "786 columns, expected 785"),
+    ("csv non-numeric cell", "prepare", raw_csv(lines(edit_cell(rows(), 4, 50, "x7"))),
      "line 4, column '2x22': not a number (value 'x7')"),
-    ("csv empty cell", "prepare", raw_csv(lines(cell(csv_lines(), 3, 1, ""))),
+    ("csv empty cell", "prepare", raw_csv(lines(edit_cell(rows(), 3, 1, ""))),
      "line 3, column '1x1': empty cell"),
-    ("csv float pixel", "prepare", raw_csv(lines(cell(csv_lines(), 2, 9, "0.5"))),
+    ("csv float pixel", "prepare", raw_csv(lines(edit_cell(rows(), 2, 9, "0.5"))),
      "line 2, column '1x9': not an integer (value 0.5)"),
-    ("csv pixel -1", "prepare", raw_csv(lines(cell(csv_lines(), 5, 2, "-1"))),
+    ("csv pixel -1", "prepare", raw_csv(lines(edit_cell(rows(), 5, 2, "-1"))),
      "pixel -1 outside 0-255"),
-    ("csv pixel 256", "prepare", raw_csv(lines(cell(csv_lines(), 5, 2, "256"))),
+    ("csv pixel 256", "prepare", raw_csv(lines(edit_cell(rows(), 5, 2, "256"))),
      "line 5, column '1x2': pixel 256 outside 0-255"),
-    ("csv label 10", "prepare", raw_csv(lines(cell(csv_lines(), 6, 0, "10"))),
+    ("csv label 10", "prepare", raw_csv(lines(edit_cell(rows(), 6, 0, "10"))),
      "line 6, column 'label': label 10 outside 0-9"),
-    ("csv label -1", "prepare", raw_csv(lines(cell(csv_lines(), 6, 0, "-1"))),
+    ("csv label -1", "prepare", raw_csv(lines(edit_cell(rows(), 6, 0, "-1"))),
      "label -1 outside 0-9"),
     ("csv truncated last line", "prepare",
-     raw_csv("\n".join(csv_lines()[:-1] + [csv_lines()[-1][:300]])), "(a truncated line?)"),
-    ("csv duplicated header", "prepare", raw_csv(lines(csv_lines()[:1] + csv_lines())),
+     raw_csv("\n".join(rows()[:-1] + [rows()[-1][:300]])), "(a truncated line?)"),
+    ("csv duplicated header", "prepare", raw_csv(lines(rows()[:1] + rows())),
      "line 2, column 'label': not a number (value 'label')"),
     ("csv binary file", "prepare", raw_csv(bytes(range(256)) * 40), "binary data"),
     ("csv class missing", "prepare", raw_csv(no_sevens()), "no rows of digit(s) [7]"),

@@ -29,7 +29,7 @@ def run(data, model=None, augment=None, **train_params):
     params = TrainParams(**{"epochs": 3, "batch_size": 32, "lr": 0.01, "threads": 1,
                             **train_params})
     return train(ModelParams(**(model or {"hidden": [16]})), params, tr, ytr, dv, ydv,
-                 augment=augment, progress=False)
+                 augment=augment)
 
 
 def weights(result):

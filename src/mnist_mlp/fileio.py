@@ -72,20 +72,24 @@ def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 NPZ_MAGIC = b"PK\x03\x04"
 
 
+def read_head(path: str | Path, size: int, error: type[UserError], hint: str = "") -> bytes:
+    """The first ``size`` bytes of a file; a missing or unreadable file raises ``error``."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except FileNotFoundError:
+        raise error(f"{path}: file not found" + (f" ({hint})" if hint else "")) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def read_npz(path: str | Path, error: type[UserError], keys: tuple[str, ...] | None = None
              ) -> dict[str, np.ndarray]:
     """The arrays ``keys`` (default: all) of an ``.npz`` file, never unpickling.
 
     Any problem, including a missing key, raises ``error`` with one readable sentence.
     """
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except FileNotFoundError:
-        raise error(f"{path}: file not found (run the stage that writes it)") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if magic != NPZ_MAGIC:
+    if read_head(path, 4, error, "run the stage that writes it") != NPZ_MAGIC:
         raise error(f"{path}: not an .npz file")
     try:
         with np.load(path, allow_pickle=False) as npz:

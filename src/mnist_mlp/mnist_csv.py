@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .fileio import read_head
 from .splits import N_CLASSES, N_PIXELS
 
 N_COLUMNS = N_PIXELS + 1
@@ -65,13 +66,7 @@ def _read(path: Path, labelled: bool | None) -> tuple[np.ndarray, np.ndarray | N
 
 def _sniff_header(path: Path) -> bool:
     """True when the first line is a header: its first field is not a number."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    head = read_head(path, 65536, DataError)
     if not head.strip():
         raise DataError(f"{path}: empty file")
     if b"\0" in head:

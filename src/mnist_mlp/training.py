@@ -97,8 +97,12 @@ def apply_max_norm(model: MLP, max_norm: float) -> None:
 
 def train(model_params: ModelParams, params: TrainParams, train_split: Split,
           train_targets: np.ndarray, dev_split: Split, dev_targets: np.ndarray,
-          augment: AugmentParams | None = None, progress: bool = True) -> TrainResult:
-    """Train a new model; raises TrainingDiverged as soon as the loss is not finite."""
+          augment: AugmentParams | None = None, progress: str = "none") -> TrainResult:
+    """Train a new model; raises TrainingDiverged as soon as the loss is not finite.
+
+    ``progress``: "bar" (a tqdm bar, for terminals), "lines" (one printed line per epoch, for
+    logs such as DVC's queue) or "none".
+    """
     n = len(train_split.x)
     batch_size = n if params.batch_size == "full" else params.batch_size
     if batch_size > n:
@@ -123,7 +127,8 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     result = TrainResult(model)
     first_loss = None
     limits = threadpool_limits(params.threads) if params.threads else contextlib.nullcontext()
-    bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
+               disable=progress != "bar")
     # Overflow on the way to divergence is detected and reported below, not warned about.
     with limits, np.errstate(over="ignore", invalid="ignore"):
         for epoch in bar:
@@ -162,6 +167,9 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                    "learning_rate": schedule.learning_rate(epoch - 1), "seconds": seconds}
             result.history.append(row)
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", dev_acc=f"{dev_accuracy:.4f}")
+            if progress == "lines":
+                print(f"epoch {epoch}/{params.epochs}: train loss {row['train_loss']:.4f}, "
+                      f"dev accuracy {dev_accuracy:.4f}, {seconds:.1f} s", flush=True)
             result.chosen_epoch = epoch
             if stopper is not None and stopper.update(epoch, row, model):
                 break
