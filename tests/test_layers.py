@@ -130,3 +130,15 @@ def test_float32_stays_float32_through_a_training_step():
     assert logits.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads)
     assert all(p.dtype == np.float32 for p in model.params())
+
+
+def test_dense_can_skip_the_input_gradient():
+    rng = np.random.default_rng(0)
+    layer = Dense(rng.standard_normal((4, 3)), rng.standard_normal(3))
+    layer.forward(rng.standard_normal((5, 4)))
+    dout = rng.standard_normal((5, 3))
+    full_dx, full = layer.backward(dout)
+    dx, grads = layer.backward(dout, input_grad=False)
+    assert dx is None and full_dx.shape == (5, 4)
+    for name in full:
+        np.testing.assert_array_equal(grads[name], full[name])

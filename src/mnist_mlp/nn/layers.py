@@ -46,9 +46,12 @@ class Dense(Layer):
         out += self.params["b"]
         return out
 
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def backward(self, dout: np.ndarray, input_grad: bool = True
+                 ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """``input_grad=False`` skips dx (None), which the network's first layer never needs:
+        that product is as large as the layer's forward pass."""
         x = self._x
-        dx = dout @ self.params["W"].T
+        dx = dout @ self.params["W"].T if input_grad else None
         return dx, {"W": x.T @ dout, "b": dout.sum(axis=0)}
 
 

@@ -79,9 +79,11 @@ class MLP:
         logits = self.forward(x, training=True)
         loss, dout = self.output.loss_and_grad(logits, targets)
         grads_per_layer = []
-        for layer in reversed(self.layers):
-            dout, grads = layer.backward(dout)
+        for i in range(len(self.layers) - 1, 0, -1):
+            dout, grads = self.layers[i].backward(dout)
             grads_per_layer.append(grads)
+        _, grads = self.layers[0].backward(dout, input_grad=False)  # the first layer is Dense
+        grads_per_layer.append(grads)
         grads_per_layer.reverse()
         return loss, logits, [g for grads in grads_per_layer for g in grads.values()]
 
