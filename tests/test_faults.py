@@ -73,14 +73,14 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
 
 def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):  # noqa: F811
     d, env, dvc = repo
-    slow_training(d, epochs=1500)
+    slow_training(d, epochs=800)
     proc = subprocess.Popen([*dvc, "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = ""
     deadline = time.time() + 120
     while "Running stage 'train'" not in seen and time.time() < deadline:
         seen += proc.stdout.readline()
-    time.sleep(2)
+    time.sleep(1.5)
     assert proc.poll() is None, "training finished before the kill"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
