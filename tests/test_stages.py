@@ -79,13 +79,24 @@ def test_stages_in_sequence(workdir):
     assert leftovers == []
 
 
-def test_same_params_same_results(workdir, tmp_path_factory):
+def without_seconds(history_csv: bytes) -> list[list[str]]:
+    """History rows minus the wall-clock ``seconds`` column, the one non-deterministic field."""
+    rows = list(csv.reader(history_csv.decode().splitlines()))
+    drop = rows[0].index("seconds")
+    return [row[:drop] + row[drop + 1:] for row in rows]
+
+
+def test_same_params_same_results(workdir):
     run_pipeline(workdir)
     first = {n: (workdir / "r" / n).read_bytes() for n in ("train.json", "eval.json",
-                                                          "predictions.csv")}
+                                                          "predictions.csv", "history.csv")}
+    model = (workdir / "m/model.npz").read_bytes()
     run_pipeline(workdir)
-    for name, content in first.items():
-        assert (workdir / "r" / name).read_bytes() == content, name
+    for name in ("train.json", "eval.json", "predictions.csv"):
+        assert (workdir / "r" / name).read_bytes() == first[name], name
+    assert without_seconds((workdir / "r/history.csv").read_bytes()) == \
+        without_seconds(first["history.csv"])
+    assert (workdir / "m/model.npz").read_bytes() == model
 
 
 def test_checksum_mismatch_leaves_no_raw_data(workdir):
