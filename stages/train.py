@@ -22,12 +22,13 @@ def main(args):
             "augment": params.augment.model_dump(), "chosen_epoch": result.chosen_epoch,
             "normalization": train_split.normalization.to_dict()}
     save_npz(args.model, model_arrays(result.model, info))
-    write_text(args.history, result.history_csv())
-    write_json(args.metrics, result.metrics())
     chosen = result.metrics()
+    write_text(args.history, result.history_csv())
+    write_json(args.metrics, chosen)
     print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s; epoch "
           f"{chosen['chosen_epoch']} kept, dev accuracy {chosen['dev_accuracy']:.4f}; "
           f"wrote {args.model}")
+
 
 if __name__ == "__main__":
     parser = stage_parser(__doc__)
@@ -35,6 +36,6 @@ if __name__ == "__main__":
         parser.add_argument(f"--{name}", required=True, help=f"input .npz: {name}")
     parser.add_argument("--model", required=True, help="output model .npz")
     parser.add_argument("--history", required=True, help="output per-epoch history CSV")
-    parser.add_argument("--metrics", required=True, help="output final-epoch metrics JSON")
+    parser.add_argument("--metrics", required=True, help="output metrics JSON of the kept epoch")
     parser.add_argument("--progress", action="store_true", help="progress bar even without a TTY")
     run(main, parser)
