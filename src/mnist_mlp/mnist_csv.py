@@ -94,7 +94,7 @@ def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
     dtypes = frame.dtypes
     if all(pd.api.types.is_integer_dtype(t) for t in dtypes):
         return frame.to_numpy(dtype=np.int64)
-    problems = []  # (row, column, message)
+    problems = []  # (row, column, what is wrong)
     for j, dtype in enumerate(dtypes):
         if pd.api.types.is_integer_dtype(dtype):
             continue
@@ -117,7 +117,7 @@ def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
     cells = frame.iloc[row]
     empty = cells.isna().to_numpy()
     if what == "empty cell" and empty[j:].all() and j > 0:
-        raise DataError(f"{path}: line {line} has {j} fields, expected {N_COLUMNS} "
+        raise DataError(f"{path}: line {line} has {j} fields, expected {frame.shape[1]} "
                         "(a truncated line?)")
     if what == "empty cell":
         raise DataError(f"{path}: line {line}, column {columns[j]!r}: empty cell; expected an "
