@@ -227,6 +227,7 @@ def test_bad_input_is_one_clear_line(finished, tmp_path, capsys, monkeypatch, na
     code, err = invoke(stage, d, capsys, monkeypatch)
     assert code == 1, err
     assert err.startswith("error: ") and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
     assert expected in err, err
     assert snapshot(d, STAGES[stage][1]) == before, "an output was written or removed"
     assert not [p for p in d.rglob("*.tmp")], "a temporary file was left behind"

@@ -186,7 +186,7 @@ def load_params(path: str | Path) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
-        raise ParamsError(f"{path}: invalid params:\n" + describe_errors(exc)) from None
+        raise ParamsError(f"{path}: invalid params: " + describe_errors(exc)) from None
 
 
 def describe_errors(exc: ValidationError) -> str:
@@ -197,13 +197,13 @@ def describe_errors(exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             section = _section_for(err["loc"][:-1])
             allowed = ", ".join(section.model_fields) if section else ""
-            lines.append(f"  {key} = {value!r}: unknown key; allowed keys here: {allowed}")
+            lines.append(f"{key} = {value!r}: unknown key; allowed keys here: {allowed}")
         elif isinstance(value, dict):  # a rule across keys of one section
-            lines.append(f"  {key}: {err['msg'].removeprefix('Value error, ')}")
+            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
         else:
             message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {key} = {value!r}: {message}")
-    return "\n".join(dict.fromkeys(lines))
+            lines.append(f"{key} = {value!r}: {message}")
+    return "; ".join(dict.fromkeys(lines))
 
 
 def _section_for(loc) -> type[BaseModel] | None:
