@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_HEADER = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
@@ -95,3 +98,100 @@ def run_stage(name: str, *args: str, cwd: Path = REPO, check: bool = True
     if check and result.returncode != 0:
         raise AssertionError(f"stage {name} failed:\n{result.stderr}")
     return result
+
+
+# --- tiny pipelines: stage by stage, and through DVC ---------------------------------------
+
+TINY = {
+    "download": {"source": "url", "train": None, "test": None},
+    "prepare": {"dev_size": 100},
+    "model": {"hidden": [32]},
+    "train": {"epochs": 3, "batch_size": 50, "lr": 0.01, "threads": 1},
+    "plot": {"grid_digits": 8, "worst_digits": 4, "weight_images": 8},
+}
+
+
+#: Arguments of each stage script in a work directory, and the outputs it writes.
+STAGES = {
+    "download": (["--out", "data/raw"], ["data/raw"]),
+    "prepare": (["--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
+                 "--test", "p/test.npz"], ["p/train.npz", "p/dev.npz", "p/test.npz"]),
+    "onehot": (["--splits", "p/train.npz", "p/dev.npz", "--out", "o/train.npz", "o/dev.npz"],
+               ["o/train.npz", "o/dev.npz"]),
+    "train": (["--train", "p/train.npz", "--train-targets", "o/train.npz", "--dev", "p/dev.npz",
+               "--dev-targets", "o/dev.npz", "--model", "m/model.npz",
+               "--history", "r/history.csv", "--metrics", "r/train.json"],
+              ["m/model.npz", "r/history.csv", "r/train.json"]),
+    "evaluate": (["--model", "m/model.npz", "--test", "p/test.npz", "--dev", "p/dev.npz",
+                  "--metrics", "r/eval.json", "--predictions", "r/predictions.csv"],
+                 ["r/eval.json", "r/predictions.csv"]),
+    "plot": (["--history", "r/history.csv", "--predictions", "r/predictions.csv",
+              "--test", "p/test.npz", "--model", "m/model.npz", "--out", "r/figures"],
+             ["r/figures"]),
+}
+
+
+def run_pipeline(d: Path) -> None:
+    for name, (args, _) in STAGES.items():
+        run_stage(name, *args, cwd=d)
+
+
+def write_tiny_params(d: Path, train_csv: Path, test_csv: Path) -> None:
+    params = copy.deepcopy(TINY)
+    params["download"].update(train=train_csv.as_uri(), test=test_csv.as_uri())
+    (d / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture
+def workdir(tmp_path, small_csvs):
+    """An empty work directory with tiny params pointing at the small CSVs."""
+    write_tiny_params(tmp_path, *small_csvs)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A directory where every stage has run once on tiny synthetic data."""
+    d = tmp_path_factory.mktemp("finished")
+    write_tiny_params(d, write_csv(d / "source_train.csv", *synthetic_digits(600, seed=1)),
+                      write_csv(d / "source_test.csv", *synthetic_digits(200, seed=2)))
+    run_pipeline(d)
+    return d
+
+
+def sh(cwd, *cmd, env):
+    """Run a command; fail the test with its output if it fails; return stdout + stderr."""
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def repo(tmp_path, small_csvs):
+    """A throwaway git + DVC repository with this project's pipeline on tiny file:// data.
+
+    Returns (path, environment, the dvc command as a tuple)."""
+    d = tmp_path / "repo"
+    d.mkdir()
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(REPO / name, d / name)
+    for name in ("stages", "src"):
+        shutil.copytree(REPO / name, d / name, ignore=shutil.ignore_patterns("__pycache__",
+                                                                            "*.egg-info"))
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section].update(values)
+    params["download"].update(train=small_csvs[0].as_uri(), test=small_csvs[1].as_uri(),
+                              train_sha256=None, test_sha256=None)
+    (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "MNIST_MLP_PYTHON": sys.executable, "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com", "DVC_NO_ANALYTICS": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    sh(d, "git", "init", "-q", "-b", "main", env=env)
+    dvc = (sys.executable, "-m", "dvc")
+    sh(d, *dvc, "init", "-q", env=env)
+    sh(d, *dvc, "config", "core.analytics", "false", env=env)
+    sh(d, "git", "add", "-A", env=env)
+    sh(d, "git", "commit", "-qm", "init", env=env)
+    return d, env, dvc

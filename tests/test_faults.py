@@ -14,9 +14,7 @@ import time
 import pytest
 import yaml
 
-from conftest import REPO
-from test_dvc_pipeline import repo, sh  # noqa: F401  (fixture)
-from test_stages import STAGES, run_pipeline, workdir  # noqa: F401  (fixture)
+from conftest import REPO, STAGES, run_pipeline, run_stage, sh
 
 
 def slow_training(d, epochs=5000):
@@ -71,7 +69,7 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
     assert not list(workdir.rglob("*.tmp")) and not list(workdir.rglob(".model.npz.*"))
 
 
-def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):  # noqa: F811
+def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
     d, env, dvc = repo
     slow_training(d, epochs=800)
     proc = subprocess.Popen([*dvc, "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
@@ -103,7 +101,6 @@ def test_changing_only_the_seed_changes_results(workdir):
     data = yaml.safe_load((workdir / "params.yaml").read_text())
     data["train"]["seed"] = 1
     (workdir / "params.yaml").write_text(yaml.safe_dump(data))
-    from conftest import run_stage
     run_stage("train", *STAGES["train"][0], cwd=workdir)
     assert (workdir / "r/train.json").read_text() != first
     assert json.loads(first)["epochs"] == json.loads((workdir / "r/train.json").read_text())[

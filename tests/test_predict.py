@@ -11,8 +11,7 @@ from scipy.ndimage import center_of_mass
 
 from mnist_mlp.predict import ImageError, load_image, to_mnist
 
-from conftest import REPO, synthetic_digits, write_csv
-from test_reliability import finished  # noqa: F401  (fixture: a tiny trained pipeline)
+from conftest import synthetic_digits, write_csv
 
 
 def drawn_one(size=(90, 140), ink=0, paper=255):
@@ -65,7 +64,7 @@ def cli(*args, cwd):
                           capture_output=True, text=True)
 
 
-def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):  # noqa: F811
+def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
     drawn_one().save(tmp_path / "one.png")
     pixels, labels = synthetic_digits(3, seed=9)
     write_csv(tmp_path / "rows.csv", pixels, labels, header=None)
@@ -93,7 +92,7 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):  # noqa: F811
     (lambda d: Image.new("L", (20, 20), 0).save(d / "x.png"), "no digit found"),
     (lambda d: None, "x.png: file not found"),
 ])
-def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):  # noqa: F811
+def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):
     setup(tmp_path)
     result = cli("predict", str(tmp_path / "x.png"), "--model", str(finished / "m/model.npz"),
                  cwd=tmp_path)

@@ -15,20 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import MNIST_HEADER, REPO, csv_lines, edit_cell, synthetic_digits, write_csv
-from test_stages import STAGES, TINY, run_pipeline
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, ):
-    d = tmp_path_factory.mktemp("finished")
-    train = write_csv(d / "source_train.csv", *synthetic_digits(600, seed=1))
-    test = write_csv(d / "source_test.csv", *synthetic_digits(200, seed=2))
-    params = json.loads(json.dumps(TINY))
-    params["download"].update(train=train.as_uri(), test=test.as_uri())
-    (d / "params.yaml").write_text(yaml.safe_dump(params))
-    run_pipeline(d)
-    return d
+from conftest import MNIST_HEADER, REPO, STAGES, csv_lines, edit_cell, synthetic_digits
 
 
 def snapshot(d: Path, outputs: list[str]) -> dict[str, str | None]:

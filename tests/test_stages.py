@@ -4,53 +4,9 @@ import csv
 import json
 
 import numpy as np
-import pytest
 import yaml
 
-from conftest import run_stage
-
-TINY = {
-    "download": {"source": "url", "train": None, "test": None},
-    "prepare": {"dev_size": 100},
-    "model": {"hidden": [32]},
-    "train": {"epochs": 3, "batch_size": 50, "lr": 0.01, "threads": 1},
-    "plot": {"grid_digits": 8, "worst_digits": 4, "weight_images": 8},
-}
-
-
-@pytest.fixture
-def workdir(tmp_path, small_csvs):
-    params = json.loads(json.dumps(TINY))
-    params["download"]["train"] = small_csvs[0].as_uri()
-    params["download"]["test"] = small_csvs[1].as_uri()
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    return tmp_path
-
-
-#: Arguments of each stage script in a work directory, and the outputs it writes.
-STAGES = {
-    "download": (["--out", "data/raw"], ["data/raw"]),
-    "prepare": (["--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
-                 "--test", "p/test.npz"], ["p/train.npz", "p/dev.npz", "p/test.npz"]),
-    "onehot": (["--splits", "p/train.npz", "p/dev.npz", "--out", "o/train.npz", "o/dev.npz"],
-               ["o/train.npz", "o/dev.npz"]),
-    "train": (["--train", "p/train.npz", "--train-targets", "o/train.npz", "--dev", "p/dev.npz",
-               "--dev-targets", "o/dev.npz", "--model", "m/model.npz",
-               "--history", "r/history.csv", "--metrics", "r/train.json"],
-              ["m/model.npz", "r/history.csv", "r/train.json"]),
-    "evaluate": (["--model", "m/model.npz", "--test", "p/test.npz", "--dev", "p/dev.npz",
-                  "--metrics", "r/eval.json", "--predictions", "r/predictions.csv"],
-                 ["r/eval.json", "r/predictions.csv"]),
-    "plot": (["--history", "r/history.csv", "--predictions", "r/predictions.csv",
-              "--test", "p/test.npz", "--model", "m/model.npz", "--out", "r/figures"],
-             ["r/figures"]),
-}
-
-
-def run_pipeline(d):
-    for name, (args, _) in STAGES.items():
-        run_stage(name, *args, cwd=d)
-
+from conftest import STAGES, run_pipeline, run_stage
 
 def test_stages_in_sequence(workdir):
     d = workdir

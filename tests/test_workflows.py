@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from test_dvc_pipeline import repo, sh  # noqa: F401  (fixture)
+from conftest import sh
 
 
 @pytest.fixture
-def baseline(repo):  # noqa: F811
+def baseline(repo):
     d, env, dvc = repo
     # DVC's queue workers start `dvc` by name: the environment's bin must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
