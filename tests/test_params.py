@@ -63,3 +63,13 @@ def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
 def test_missing_params_file(tmp_path):
     with pytest.raises(ParamsError, match="params file not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_several_problems_are_one_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {lr: 0, epochs: ten}\nmodel: {activation: swish}\n")
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.count("; ") == 2 and "train.lr = 0" in message and "model.activation" in message

@@ -178,7 +178,7 @@ def load_params(path: str | Path) -> Params:
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+        raise ParamsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -190,20 +190,21 @@ def load_params(path: str | Path) -> Params:
 
 
 def describe_errors(exc: ValidationError) -> str:
-    lines = []
+    """Every problem as ``key = value: what is wrong / allowed``, joined into one line."""
+    problems = []
     for err in exc.errors():
         key = ".".join(str(part) for part in err["loc"])
         value = err.get("input")
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             section = _section_for(err["loc"][:-1])
             allowed = ", ".join(section.model_fields) if section else ""
-            lines.append(f"{key} = {value!r}: unknown key; allowed keys here: {allowed}")
+            problems.append(f"{key} = {value!r}: unknown key; allowed keys here: {allowed}")
         elif isinstance(value, dict):  # a rule across keys of one section
-            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
+            problems.append(f"{key}: {message}")
         else:
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{key} = {value!r}: {message}")
-    return "; ".join(dict.fromkeys(lines))
+            problems.append(f"{key} = {value!r}: {message}")
+    return "; ".join(dict.fromkeys(problems))
 
 
 def _section_for(loc) -> type[BaseModel] | None:
