@@ -11,16 +11,13 @@ from mnist_mlp.splits import load_split
 def main(args):
     params = load_params(args.params).evaluate
     model, _ = load_model(args.model)
-    reports = {}
-    for name, path in (("test", args.test), ("dev", args.dev)):
-        split = load_split(path)
-        probabilities = model.predict_proba(split.x, params.batch_size)
-        reports[name] = classification_report(split.y, probabilities)
-        if name == "test":
-            predictions = predictions_csv(split.y, probabilities)
+    test, dev = load_split(args.test), load_split(args.dev)
+    test_probabilities = model.predict_proba(test.x, params.batch_size)
+    reports = {"test": classification_report(test.y, test_probabilities),
+               "dev": classification_report(dev.y, model.predict_proba(dev.x, params.batch_size))}
     metrics = evaluation_metrics(reports)
     write_json(args.metrics, metrics)
-    write_text(args.predictions, predictions)
+    write_text(args.predictions, predictions_csv(test.y, test_probabilities))
     print(f"test accuracy {metrics['test']['accuracy']:.4f}, dev accuracy "
           f"{metrics['dev']['accuracy']:.4f}; wrote {args.metrics}")
 

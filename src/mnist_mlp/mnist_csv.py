@@ -21,17 +21,17 @@ N_COLUMNS = N_PIXELS + 1
 
 def read_mnist_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Return (pixels uint8 (n, 784) C-contiguous, labels uint8 (n,))."""
-    pixels, labels = _read(Path(path), labelled=True)
+    pixels, labels = _read(Path(path), require_label=True)
     return pixels, labels
 
 
 def read_pixel_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Rows of 784 pixels, or of a label and 784 pixels: (pixels, labels or None)."""
-    return _read(Path(path), labelled=None)
+    return _read(Path(path), require_label=False)
 
 
-def _read(path: Path, labelled: bool | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``labelled``: True requires the label column, None accepts either layout."""
+def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of a label and 784 pixels, or (unless ``require_label``) of 784 pixels only."""
     has_header = _sniff_header(path)
     try:
         frame = pd.read_csv(path, header=0 if has_header else None, engine="c")
@@ -44,10 +44,10 @@ def _read(path: Path, labelled: bool | None) -> tuple[np.ndarray, np.ndarray | N
         raise DataError(f"{path}: not a readable CSV text file ({exc})") from None
     first_line = 2 if has_header else 1
     with_label = frame.shape[1] == N_COLUMNS
-    if not (with_label or (labelled is None and frame.shape[1] == N_PIXELS)):
+    if not (with_label or (not require_label and frame.shape[1] == N_PIXELS)):
         hint = " (a Kaggle test.csv has no label column and cannot be used)" \
             if frame.shape[1] == N_PIXELS else ""
-        expected = f"{N_COLUMNS}: a label and {N_PIXELS} pixels" if labelled else \
+        expected = f"{N_COLUMNS}: a label and {N_PIXELS} pixels" if require_label else \
             f"{N_PIXELS} pixels, or a label and {N_PIXELS} pixels"
         raise DataError(f"{path}: {frame.shape[1]} columns, expected {expected}{hint}")
     if len(frame) == 0:

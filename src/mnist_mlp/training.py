@@ -125,6 +125,7 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
     y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
     result = TrainResult(model)
+    parameters = model.params()  # the same arrays all along: updates happen in place
     first_loss = None
     limits = threadpool_limits(params.threads) if params.threads else contextlib.nullcontext()
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
@@ -148,7 +149,7 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                     raise TrainingDiverged(f"training diverged at epoch {epoch} (loss={loss}); "
                                            "lower train.lr")
                 first_loss = loss if first_loss is None else first_loss
-                optimizer.step(model.params(), grads, lr)
+                optimizer.step(parameters, grads, lr)
                 if params.max_norm:
                     apply_max_norm(model, params.max_norm)
                 loss_sum += loss * len(idx)

@@ -17,10 +17,11 @@ class Optimizer:
         #: Coupled L2 penalty ``weight_decay/2 * ||W||^2`` added to the gradient of weight matrices.
         self.weight_decay = float(weight_decay)
         self.steps = 0
+        self._state: list[dict[str, np.ndarray]] | None = None
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
         self.steps += 1
-        if not hasattr(self, "_state"):
+        if self._state is None:
             self._state = [self._init_state(p) for p in params]
         for param, grad, state in zip(params, grads, self._state):
             if self.weight_decay and param.ndim > 1:
