@@ -2,12 +2,15 @@
 
 For the default params and each tutorial's setup, the same architecture, batch size, optimizer
 and learning rate are trained in all three, interleaved run by run (numpy, torch, sklearn,
-numpy, …) so machine noise hits them alike. Prints per config the median seconds per epoch,
-the ratios, achieved GFLOP/s, and test accuracy after the timed epochs; then the float32 sgemm
-ceiling measured in the same run, and a scaling table of this trainer.
+numpy, …) so machine noise hits them alike, on the same number of BLAS/intra-op threads (by
+default what this trainer's ``threads: auto`` picks for the config). Each run trains one
+warm-up epoch, whose time is dropped (first-touch page faults, thread start-up), then the
+timed epochs. Prints per config the median seconds per epoch, the ratios, achieved GFLOP/s,
+and test accuracy after all epochs; then the float32 sgemm ceiling measured in the same run,
+and a scaling table of this trainer.
 
     .venv/bin/pip install -e '.[bench]'     # torch==2.13.0 (CPU) and scikit-learn
-    .venv/bin/python benchmarks/frameworks.py [--repeats 3] [--epochs 2] [--threads 2]
+    .venv/bin/python benchmarks/frameworks.py [--repeats 3] [--epochs 2] [--threads auto]
 
 Needs the prepared data: run `make repro` first.
 """
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from mnist_mlp.nn import Architecture
 from mnist_mlp.params import Params
 from mnist_mlp.splits import Split, load_split, one_hot
-from mnist_mlp.training import train
+from mnist_mlp.training import blas_threads, train
 
 
 @dataclass
@@ -33,10 +37,18 @@ class Config:
     name: str
     overrides: dict
 
-    def params(self, epochs: int, threads: int) -> Params:
+    def params(self, epochs: int, threads: int | str, rows: int) -> Params:
+        """Params for ``epochs`` epochs on ``threads`` threads, ``auto`` resolved for ``rows``."""
         raw = {k: dict(v) for k, v in self.overrides.items()}
         raw.setdefault("train", {}).update(epochs=epochs, threads=threads)
+        params = Params.model_validate(raw)
+        batch = rows if params.train.batch_size == "full" else params.train.batch_size
+        raw["train"]["threads"] = blas_threads(threads, architecture(params), batch)
         return Params.model_validate(raw)
+
+
+def architecture(params: Params) -> Architecture:
+    return Architecture(hidden=tuple(params.model.hidden))
 
 
 TUTORIAL = {"onehot": {"label_smoothing": 0.0}}
@@ -61,21 +73,14 @@ CONFIGS = [
 ]
 
 
-def flops_per_epoch(widths: list[int], n: int) -> float:
-    """Multiply-adds x2 of forward (1x) and backward (2x, no input gradient for layer 1)."""
-    per_sample = sum(2 * a * b * 3 for a, b in zip(widths[:-1], widths[1:]))
-    per_sample -= 2 * widths[0] * widths[1]
-    return float(per_sample) * n
-
-
-# --- the three trainers: each returns (seconds per epoch list, test accuracy) ---------------
+# --- the three trainers: each returns (seconds of each epoch after the first, test accuracy) --
 
 def run_numpy(params: Params, data) -> tuple[list[float], float]:
     tr, dv, te = data
     result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y),
                    progress="none")
     accuracy = float(np.mean(result.model.predict_proba(te.x).argmax(1) == te.y))
-    return [row["seconds"] for row in result.history], accuracy
+    return [row["seconds"] for row in result.history][1:], accuracy
 
 
 def run_torch(params: Params, data) -> tuple[list[float], float]:
@@ -117,7 +122,7 @@ def run_torch(params: Params, data) -> tuple[list[float], float]:
         seconds.append(time.perf_counter() - start)
     with torch.no_grad():
         accuracy = float((net(torch.from_numpy(te.x)).argmax(1).numpy() == te.y).mean())
-    return seconds, accuracy
+    return seconds[1:], accuracy
 
 
 def run_sklearn(params: Params, data) -> tuple[list[float], float]:
@@ -131,15 +136,17 @@ def run_sklearn(params: Params, data) -> tuple[list[float], float]:
                         solver="adam" if t.optimizer == "adam" else "sgd", momentum=0.0,
                         nesterovs_momentum=False, learning_rate_init=t.lr, alpha=0.0,
                         batch_size=len(tr.x) if t.batch_size == "full" else t.batch_size,
-                        max_iter=t.epochs, tol=0.0, n_iter_no_change=10**9, shuffle=True,
-                        random_state=t.seed)
+                        shuffle=True, random_state=t.seed)
+    classes = np.arange(10)
+    seconds = []
     with threadpool_limits(t.threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        start = time.perf_counter()
-        clf.fit(tr.x, tr.y)
-        elapsed = time.perf_counter() - start
+        for _ in range(t.epochs):  # partial_fit is one epoch; optimizer state carries over
+            start = time.perf_counter()
+            clf.partial_fit(tr.x, tr.y, classes=classes)
+            seconds.append(time.perf_counter() - start)
     accuracy = float(np.mean(clf.predict(te.x) == te.y))
-    return [elapsed / t.epochs] * t.epochs, accuracy
+    return seconds[1:], accuracy
 
 
 TRAINERS = {"numpy": run_numpy, "torch": run_torch, "sklearn": run_sklearn}
@@ -166,46 +173,52 @@ def subsample(split: Split, n: int) -> Split:
     return Split(np.ascontiguousarray(split.x[:n]), split.y[:n], split.normalization)
 
 
-def scaling_table(data, threads: int, ceiling: float) -> None:
+def scaling_table(data, threads: int | str, ceilings: dict[int, float]) -> None:
     tr, dv, te = data
-    print("\nScaling of this trainer (adam, 1 epoch, median of 2; default 784-512-256-10, "
-          "batch 128, 55k rows unless varied):")
-    print("| varied | value | s/epoch | GFLOP/s | % of sgemm ceiling |\n|---|---|---|---|---|")
+    print("\nScaling of this trainer (adam, 1 timed epoch after a warm-up one, median of 2; "
+          "default 784-512-256-10, batch 128, 55k rows unless varied):")
+    print("| varied | value | threads | s/epoch | GFLOP/s | % of sgemm ceiling |\n"
+          "|---|---|---|---|---|---|")
     cases = [("hidden width (784-w-10)", w, {"model": {"hidden": [w]}}, len(tr.x))
              for w in (64, 256, 1024, 2048)]
     cases += [("batch", b, {"train": {"batch_size": b}}, len(tr.x)) for b in (32, 128, 512, 1024)]
     cases += [("samples", n, {}, n) for n in (10_000, 30_000, 55_000)]
     for what, value, overrides, n in cases:
-        params = Config(what, overrides).params(epochs=1, threads=threads)
+        params = Config(what, overrides).params(epochs=2, threads=threads, rows=n)
         sub = (subsample(tr, n), dv, te)
-        times = [run_numpy(params, sub)[0][0] for _ in range(2)]
-        widths = [784, *params.model.hidden, 10]
-        sec = statistics.median(times)
-        gflops = flops_per_epoch(widths, n) / sec / 1e9
-        print(f"| {what} | {value} | {sec:.3f} | {gflops:.1f} | {100 * gflops / ceiling:.0f}% |")
+        sec = statistics.median(run_numpy(params, sub)[0][0] for _ in range(2))
+        gflops = architecture(params).training_flops_per_sample() * n / sec / 1e9
+        ceiling = ceilings[params.train.threads]
+        print(f"| {what} | {value} | {params.train.threads} | {sec:.3f} | {gflops:.1f} | "
+              f"{100 * gflops / ceiling:.0f}% |", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per trainer")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per run")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2,
+                        help="timed epochs per run (after one untimed warm-up epoch)")
+    parser.add_argument("--threads", default="auto",
+                        type=lambda v: v if v == "auto" else int(v),
+                        help="threads for all three trainers: N, or auto (this trainer's pick)")
     parser.add_argument("--only", nargs="*", help="config name prefixes")
     parser.add_argument("--no-scaling", action="store_true")
     args = parser.parse_args()
     data = tuple(load_split(f"data/prepared/{s}.npz") for s in ("train", "dev", "test"))
     n = len(data[0].x)
-    print(f"{n} training rows, {args.epochs} epochs per run, {args.repeats} interleaved runs, "
-          f"{args.threads} threads")
-    ceiling = sgemm_ceiling(args.threads)
-    print(f"float32 sgemm ceiling (2048^3, {args.threads} threads): {ceiling:.1f} GFLOP/s\n")
-    print("| config | numpy s/epoch | torch s/epoch | sklearn s/epoch | numpy/torch | "
+    print(f"{n} training rows, {args.epochs} timed epochs per run after a warm-up epoch, "
+          f"{args.repeats} interleaved runs, threads: {args.threads}")
+    ceilings = {t: sgemm_ceiling(t) for t in ((1, 2) if args.threads == "auto" else
+                                               (args.threads,))}
+    for threads, ceiling in ceilings.items():
+        print(f"float32 sgemm ceiling (2048^3, {threads} thread(s)): {ceiling:.1f} GFLOP/s")
+    print("\n| config | threads | numpy s/epoch | torch s/epoch | sklearn s/epoch | numpy/torch | "
           "numpy/sklearn | numpy GFLOP/s | test acc numpy / torch / sklearn |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for config in CONFIGS:
         if args.only and not any(config.name.startswith(o) for o in args.only):
             continue
-        params = config.params(args.epochs, args.threads)
+        params = config.params(args.epochs + 1, args.threads, rows=n)
         times = {name: [] for name in TRAINERS}
         accuracy = {}
         for _ in range(args.repeats):
@@ -213,15 +226,14 @@ def main() -> None:
                 seconds, accuracy[name] = trainer(params, data)
                 times[name] += seconds
         med = {name: statistics.median(t) for name, t in times.items()}
-        widths = [784, *params.model.hidden, 10]
-        gflops = flops_per_epoch(widths, n) / med["numpy"] / 1e9
-        print(f"| {config.name} | {med['numpy']:.3f} | {med['torch']:.3f} | "
-              f"{med['sklearn']:.3f} | {med['numpy'] / med['torch']:.2f}x | "
+        gflops = architecture(params).training_flops_per_sample() * n / med["numpy"] / 1e9
+        print(f"| {config.name} | {params.train.threads} | {med['numpy']:.3f} | "
+              f"{med['torch']:.3f} | {med['sklearn']:.3f} | {med['numpy'] / med['torch']:.2f}x | "
               f"{med['numpy'] / med['sklearn']:.2f}x | {gflops:.1f} | "
               f"{accuracy['numpy']:.4f} / {accuracy['torch']:.4f} / {accuracy['sklearn']:.4f} |",
               flush=True)
     if not args.no_scaling:
-        scaling_table(data, args.threads, ceiling)
+        scaling_table(data, args.threads, ceilings)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,14 @@ def main(args):
                    progress="bar" if sys.stderr.isatty() or args.progress else "lines")
     info = {"model": params.model.model_dump(), "train": params.train.model_dump(),
             "augment": params.augment.model_dump(), "chosen_epoch": result.chosen_epoch,
+            "blas_threads": result.blas_threads,
             "normalization": train_split.normalization.to_dict()}
     save_npz(args.model, model_arrays(result.model, info))
     chosen = result.metrics()
     write_text(args.history, result.history_csv())
     write_json(args.metrics, chosen)
-    print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s; epoch "
+    print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s "
+          f"(BLAS threads: {result.blas_threads or 'default'}); epoch "
           f"{chosen['chosen_epoch']} kept, dev accuracy {chosen['dev_accuracy']:.4f}; "
           f"wrote {args.model}")
 

@@ -31,6 +31,8 @@ def test_readme_documents_every_key():
     ("train: {lr: 0}", "train.lr = 0: Input should be greater than 0"),
     ("train: {lr: -1}", "train.lr = -1: Input should be greater than 0"),
     ("train: {batch_size: 0}", "train.batch_size = 0: must be a positive integer or 'full'"),
+    ("train: {threads: -1}", "train.threads = -1: must be a non-negative integer or 'auto'"),
+    ("train: {threads: many}", "train.threads = 'many': must be a non-negative integer or 'auto'"),
     ("prepare: {dev_size: 0}", "prepare.dev_size = 0: Input should be greater than 0"),
     ("model: {hidden: []}", "model.hidden = []: List should have at least 1 item"),
     ("model: {hidden: [64, 0]}", "model.hidden.1 = 0: Input should be greater than 0"),

@@ -5,10 +5,10 @@ import pytest
 
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
-from mnist_mlp.nn import Architecture, Dense, build_mlp
+from mnist_mlp.nn import Architecture, Dense, build_mlp, init_weights, make_optimizer
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
-from mnist_mlp.training import apply_max_norm, score, train
+from mnist_mlp.training import apply_max_norm, blas_threads, build_model, score, train
 
 from conftest import synthetic_digits
 
@@ -152,3 +152,59 @@ def test_augmentation_keeps_order_range_and_is_seeded():
 def test_training_with_augmentation_learns(data):
     result = run(data, augment=AugmentParams(enabled=True, elastic_alpha=6), epochs=5)
     assert result.history[-1]["dev_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_flat_parameter_steps_equal_per_array_steps_bit_for_bit(optimizer):
+    """The fast path (all parameters in two contiguous arrays, gradients written in place)
+    gives exactly the numbers of the plain one (an array at a time, fresh gradients)."""
+    rng = np.random.default_rng(0)
+    arch = Architecture(input_dim=20, hidden=(12, 8), num_classes=4, batchnorm=True)
+    weights = init_weights(arch, "he", rng)
+    plain = build_mlp(arch, [(w.copy(), b.copy()) for w, b in weights])
+    fast = build_mlp(arch, [(w.copy(), b.copy()) for w, b in weights])
+    flat = fast.flatten_parameters()
+    settings = {"l2": 1e-3, "weight_decay": 1e-2}
+    plain_opt, fast_opt = make_optimizer(optimizer, **settings), make_optimizer(optimizer, **settings)
+    for step in range(4):
+        x = rng.standard_normal((16, 20), dtype=np.float32)
+        y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
+        _, _, grads = plain.loss_and_gradients(x, y)
+        plain_opt.step(plain.params(), grads, lr=0.05)
+        fast.loss_and_gradients(x, y)
+        fast_opt.step(flat.params, flat.grads, 0.05, flat.decayed)
+    for name, value in plain.named_params().items():
+        np.testing.assert_array_equal(fast.named_params()[name], value, err_msg=name)
+    assert all(p.dtype == np.float32 for p in flat.params + flat.grads)
+
+
+def test_train_accuracy_is_measured_on_each_batch_as_trained(data):
+    """With a learning rate too small to move the weights, every epoch's training accuracy is
+    the initial model's accuracy on the whole split, in either batching mode."""
+    tr, _, _, _ = data
+    initial = build_model(ModelParams(hidden=[16]), tr.x.shape[1], np.random.default_rng(0))
+    expected = float(np.mean(initial.forward(tr.x).argmax(1) == tr.y))
+    for batch_size in (32, "full"):
+        result = run(data, optimizer="sgd", lr=1e-30, batch_size=batch_size, seed=0)
+        assert [row["train_accuracy"] for row in result.history] == [expected] * 3
+
+
+def test_full_batch_training_leaves_the_split_untouched(data):
+    tr, ytr, _, _ = data
+    before = tr.x.copy(), ytr.copy()
+    run(data, batch_size="full", epochs=2)
+    run(data, batch_size="full", epochs=2, augment=AugmentParams(enabled=True))
+    np.testing.assert_array_equal(tr.x, before[0])
+    np.testing.assert_array_equal(ytr, before[1])
+
+
+def test_auto_threads_follow_the_work_per_step_not_the_machine():
+    default = Architecture(hidden=(512, 256))
+    small = Architecture(hidden=(64, 64))
+    assert blas_threads("auto", default, 128) == 2
+    assert blas_threads("auto", small, 32) == 1
+    assert blas_threads("auto", small, 55_000) == 2      # full batch
+    assert blas_threads(3, small, 32) == 3 and blas_threads(0, default, 128) == 0
+    # Matrix products of 784-512-256-10 per sample: forward 535,040 multiply-adds, backward
+    # twice that less the first layer's input gradient (401,408).
+    assert default.training_flops_per_sample() == 2 * (3 * 535_040 - 401_408)

@@ -120,8 +120,10 @@ class TrainParams(Section):
     #: Epochs without improvement before stopping.
     patience: PositiveInt = 5
     seed: int = 0
-    #: BLAS threads during training (threadpoolctl); 0 leaves the library default.
-    threads: int = Field(2, ge=0)
+    #: BLAS threads during training (threadpoolctl): ``auto`` picks 1 or 2 from the network's
+    #: size and the batch size (never from the machine, so runs reproduce); 0 leaves the
+    #: library default.
+    threads: Union[int, Literal["auto"]] = "auto"
 
     @field_validator("batch_size", mode="before")
     @classmethod
@@ -129,6 +131,13 @@ class TrainParams(Section):
         if value == "full" or (type(value) is int and value > 0):
             return value
         raise ValueError("must be a positive integer or 'full'")
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _count_or_auto(cls, value):
+        if value == "auto" or (type(value) is int and value >= 0):
+            return value
+        raise ValueError("must be a non-negative integer or 'auto'")
 
 
 class AugmentParams(Section):

@@ -27,6 +27,11 @@ from .splits import Split
 #: diverged even while its loss is still finite (normal training only ever goes below it).
 DIVERGENCE_FACTOR = 10.0
 
+#: ``threads: auto`` trains on one BLAS thread below this much matrix-product work per step:
+#: waking a second thread for every product then costs more than it saves (on 2 cores, small
+#: networks at batch 32 ran 1.2-1.35x faster on one thread; see benchmarks/README.md).
+ONE_THREAD_MAX_FLOPS_PER_STEP = 40e6
+
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
                    "learning_rate", "seconds")
 
@@ -37,6 +42,8 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     #: The epoch whose weights the model holds (the best one under early stopping).
     chosen_epoch: int = 0
+    #: BLAS threads it trained on (``train.threads`` resolved; 0: the library's default).
+    blas_threads: int = 0
 
     def history_csv(self) -> str:
         lines = [",".join(HISTORY_COLUMNS)]
@@ -53,6 +60,14 @@ class TrainResult:
     @property
     def seconds(self) -> float:
         return sum(row["seconds"] for row in self.history)
+
+
+def blas_threads(setting: int | str, architecture: Architecture, batch_size: int) -> int:
+    """The BLAS thread count for ``train.threads`` (0: leave the library's own default)."""
+    if setting != "auto":
+        return setting
+    flops = architecture.training_flops_per_sample() * batch_size
+    return 1 if flops < ONE_THREAD_MAX_FLOPS_PER_STEP else 2
 
 
 def build_model(model_params: ModelParams, input_dim: int, rng: np.random.Generator) -> MLP:
@@ -122,38 +137,48 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     stopper = None if params.early_stopping == "none" else EarlyStopping(
         params.early_stopping, params.patience)
     steps_per_epoch = math.ceil(n / batch_size)
-    x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
-    y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
+    full_batch = batch_size == n
+    if not full_batch:
+        x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
+        y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
+    predicted = np.empty(n, np.intp)  # the epoch's argmax per row, in training order
     result = TrainResult(model)
-    parameters = model.params()  # the same arrays all along: updates happen in place
+    flat = model.flatten_parameters()  # optimizer steps are a few calls over all parameters
     first_loss = None
-    limits = threadpool_limits(params.threads) if params.threads else contextlib.nullcontext()
+    result.blas_threads = blas_threads(params.threads, model.architecture, batch_size)
+    limits = (threadpool_limits(result.blas_threads) if result.blas_threads
+              else contextlib.nullcontext())
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
                disable=progress != "bar")
     # Overflow on the way to divergence is detected and reported below, not warned about.
     with limits, np.errstate(over="ignore", invalid="ignore"):
         for epoch in bar:
             start = time.perf_counter()
-            order = rng.permutation(n) if batch_size < n else np.arange(n)
-            loss_sum = correct = 0.0
+            order = None if full_batch else rng.permutation(n)
+            loss_sum = 0.0
             for step in range(steps_per_epoch):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                # One index array gathers images and targets together, into reused buffers.
-                xb = np.take(train_split.x, idx, axis=0, out=x_batch[:len(idx)])
-                yb = np.take(train_targets, idx, axis=0, out=y_batch[:len(idx)])
+                rows = slice(step * batch_size, (step + 1) * batch_size)
+                if full_batch:  # the whole split in its own order: no copy needed
+                    xb, yb = train_split.x, train_targets
+                else:  # one index array gathers images and targets together, into reused buffers
+                    idx = order[rows]
+                    xb = np.take(train_split.x, idx, axis=0, out=x_batch[:len(idx)])
+                    yb = np.take(train_targets, idx, axis=0, out=y_batch[:len(idx)])
                 if augmenter is not None:
                     xb = augmenter(xb)
                 lr = schedule.learning_rate(epoch - 1 + step / steps_per_epoch)
-                loss, logits, grads = model.loss_and_gradients(xb, yb)
+                loss, logits, _ = model.loss_and_gradients(xb, yb)
                 if not math.isfinite(loss):
                     raise TrainingDiverged(f"training diverged at epoch {epoch} (loss={loss}); "
                                            "lower train.lr")
                 first_loss = loss if first_loss is None else first_loss
-                optimizer.step(parameters, grads, lr)
+                optimizer.step(flat.params, flat.grads, lr, flat.decayed)
                 if params.max_norm:
                     apply_max_norm(model, params.max_norm)
-                loss_sum += loss * len(idx)
-                correct += int(np.count_nonzero(logits.argmax(axis=1) == train_split.y[idx]))
+                loss_sum += loss * len(logits)
+                np.argmax(logits, axis=1, out=predicted[rows])
+            labels = train_split.y if full_batch else train_split.y[order]
+            correct = int(np.count_nonzero(predicted == labels))
             seconds = time.perf_counter() - start
             if loss_sum / n > DIVERGENCE_FACTOR * first_loss:
                 raise TrainingDiverged(

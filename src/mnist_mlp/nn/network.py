@@ -35,10 +35,33 @@ class Architecture:
     def widths(self) -> list[int]:
         return [self.input_dim, *self.hidden, self.num_classes]
 
+    def training_flops_per_sample(self) -> int:
+        """Floating-point operations of the matrix products in one training step, per sample:
+        forward (1x) and backward (2x: input and weight gradients), without the first layer's
+        input gradient, which is never computed."""
+        widths = self.widths
+        products = [2 * fan_in * fan_out for fan_in, fan_out in zip(widths[:-1], widths[1:])]
+        return 3 * sum(products) - products[0]
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+
+@dataclass
+class FlatParameters:
+    """A model's parameters and gradients, each group one contiguous 1-D array.
+
+    The layers' own parameter arrays and gradient buffers become views into these, so an
+    optimizer updates a whole group in one NumPy call per operation instead of one per array.
+    Group 0 holds the weight matrices, group 1 the vectors (biases, batch-norm gamma and beta);
+    ``decayed`` marks the groups an L2 penalty applies to.
+    """
+
+    params: list[np.ndarray]
+    grads: list[np.ndarray]
+    decayed: list[bool]
 
 
 @dataclass
@@ -63,6 +86,32 @@ class MLP:
         """Non-learned arrays (batch-norm running statistics) that belong in the model file."""
         return {f"{i}.{name}": s for i, layer in enumerate(self.layers)
                 for name, s in getattr(layer, "state", {}).items()}
+
+    def flatten_parameters(self) -> FlatParameters:
+        """Move every parameter into contiguous storage (values kept) and give each layer
+        gradient buffers there; see FlatParameters."""
+        groups: list[list[tuple[Layer, str]]] = [[], []]
+        for layer in self.layers:
+            for name, param in layer.params.items():
+                groups[0 if param.ndim > 1 else 1].append((layer, name))
+        flat = FlatParameters([], [], [True, False])
+        for members in groups:
+            dtype = members[0][0].params[members[0][1]].dtype if members else np.float32
+            size = sum(layer.params[name].size for layer, name in members)
+            values, grads = np.empty(size, dtype), np.zeros(size, dtype)
+            offset = 0
+            for layer, name in members:
+                param = layer.params[name]
+                view = slice(offset, offset + param.size)
+                values[view] = param.ravel()
+                layer.params[name] = values[view].reshape(param.shape)
+                if layer.grad_buffers is None:
+                    layer.grad_buffers = {}
+                layer.grad_buffers[name] = grads[view].reshape(param.shape)
+                offset += param.size
+            flat.params.append(values)
+            flat.grads.append(grads)
+        return flat
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x: (n, input_dim) -> logits (n, num_classes)."""

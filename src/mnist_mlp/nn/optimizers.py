@@ -1,8 +1,10 @@
 """Optimizers: update parameters in place from gradients computed elsewhere.
 
-``step(params, grads, lr)`` takes parallel lists of arrays. Hyperparameters are Python floats so
-float32 parameters stay float32 (a NumPy float64 scalar would promote them). Per-parameter state
-is allocated on the first step, with the parameter's shape and dtype.
+``step(params, grads, lr, decayed=None)`` takes parallel lists of arrays; ``decayed`` marks the
+arrays an L2 penalty applies to (by default the matrices, not the bias vectors). Hyperparameters
+are Python floats so float32 parameters stay float32 (a NumPy float64 scalar would promote
+them). Per-parameter state, including a scratch array, is allocated on the first step with the
+parameter's shape and dtype, so updates allocate nothing: every operation writes in place.
 """
 
 from __future__ import annotations
@@ -19,27 +21,31 @@ class Optimizer:
         self.steps = 0
         self._state: list[dict[str, np.ndarray]] | None = None
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> None:
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float,
+             decayed: list[bool] | None = None) -> None:
         self.steps += 1
         if self._state is None:
-            self._state = [self._init_state(p) for p in params]
-        for param, grad, state in zip(params, grads, self._state):
-            if self.weight_decay and param.ndim > 1:
+            self._state = [{"scratch": np.empty_like(p), **self._init_state(p)} for p in params]
+        if decayed is None:
+            decayed = [p.ndim > 1 for p in params]
+        for param, grad, state, decay in zip(params, grads, self._state, decayed):
+            if self.weight_decay and decay:
                 grad = grad + self.weight_decay * param
-            self._update(param, grad, state, float(lr))
+            self._update(param, grad, state, float(lr), decay)
 
     def _init_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
-    def _update(self, param, grad, state, lr) -> None:
+    def _update(self, param, grad, state, lr, decayed) -> None:
         raise NotImplementedError
 
 
 class SGD(Optimizer):
     """Plain gradient descent: ``p -= lr * g``."""
 
-    def _update(self, param, grad, state, lr):
-        param -= lr * grad
+    def _update(self, param, grad, state, lr, decayed):
+        scratch = np.multiply(grad, lr, out=state["scratch"])
+        param -= scratch
 
 
 class Momentum(Optimizer):
@@ -53,14 +59,17 @@ class Momentum(Optimizer):
     def _init_state(self, param):
         return {"velocity": np.zeros_like(param)}
 
-    def _update(self, param, grad, state, lr):
-        v = state["velocity"]
+    def _update(self, param, grad, state, lr, decayed):
+        v, scratch = state["velocity"], state["scratch"]
         v *= self.momentum
         v += grad
         if self.nesterov:
-            param -= lr * (grad + self.momentum * v)
+            np.multiply(v, self.momentum, out=scratch)
+            scratch += grad
+            scratch *= lr
         else:
-            param -= lr * v
+            np.multiply(v, lr, out=scratch)
+        param -= scratch
 
 
 class RMSprop(Optimizer):
@@ -73,11 +82,17 @@ class RMSprop(Optimizer):
     def _init_state(self, param):
         return {"square_avg": np.zeros_like(param)}
 
-    def _update(self, param, grad, state, lr):
-        s = state["square_avg"]
+    def _update(self, param, grad, state, lr, decayed):
+        s, scratch = state["square_avg"], state["scratch"]
         s *= self.rho
-        s += (1 - self.rho) * (grad * grad)
-        param -= lr * grad / (np.sqrt(s) + self.eps)
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - self.rho
+        s += scratch
+        np.sqrt(s, out=scratch)
+        scratch += self.eps
+        np.divide(grad, scratch, out=scratch)
+        scratch *= lr
+        param -= scratch
 
 
 class Adam(Optimizer):
@@ -94,10 +109,9 @@ class Adam(Optimizer):
         self.decoupled_weight_decay = float(decoupled_weight_decay)
 
     def _init_state(self, param):
-        return {"m": np.zeros_like(param), "v": np.zeros_like(param),
-                "scratch": np.empty_like(param)}
+        return {"m": np.zeros_like(param), "v": np.zeros_like(param)}
 
-    def _update(self, param, grad, state, lr):
+    def _update(self, param, grad, state, lr, decayed):
         m, v, scratch = state["m"], state["v"], state["scratch"]
         b1, b2, t = self.beta1, self.beta2, self.steps
         m *= b1
@@ -109,9 +123,9 @@ class Adam(Optimizer):
         v += scratch
         step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
         eps_hat = self.eps * math.sqrt(1 - b2**t)
-        if self.decoupled_weight_decay and param.ndim > 1:
+        if self.decoupled_weight_decay and decayed:
             param *= 1 - lr * self.decoupled_weight_decay
-        # p -= step_size * m / (sqrt(v) + eps_hat), i.e. bias-corrected Adam, in two buffers.
+        # p -= step_size * m / (sqrt(v) + eps_hat), i.e. bias-corrected Adam, in one scratch array.
         np.sqrt(v, out=scratch)
         scratch += eps_hat
         np.divide(m, scratch, out=scratch)
