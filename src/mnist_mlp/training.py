@@ -27,9 +27,10 @@ from .splits import Split
 #: diverged even while its loss is still finite (normal training only ever goes below it).
 DIVERGENCE_FACTOR = 10.0
 
-#: ``threads: auto`` trains on one BLAS thread below this much matrix-product work per step:
-#: waking a second thread for every product then costs more than it saves (on 2 cores, small
-#: networks at batch 32 ran 1.2-1.35x faster on one thread; see benchmarks/README.md).
+#: ``threads: auto`` trains on one BLAS thread below this much matrix-product work per step,
+#: where waking a second thread for every product can cost more than it saves: on the 2-core
+#: VM, small networks at batch 32 ran 1.24-1.35x faster on one thread in some runs, while in
+#: others two threads were 11-20% faster (benchmarks/README.md has both; unresolved).
 ONE_THREAD_MAX_FLOPS_PER_STEP = 40e6
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
