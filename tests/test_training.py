@@ -165,8 +165,9 @@ def test_flat_parameter_steps_equal_per_array_steps_bit_for_bit(optimizer):
     fast = build_mlp(arch, [(w.copy(), b.copy()) for w, b in weights])
     flat = fast.flatten_parameters()
     settings = {"l2": 1e-3, "weight_decay": 1e-2}
-    plain_opt, fast_opt = make_optimizer(optimizer, **settings), make_optimizer(optimizer, **settings)
-    for step in range(4):
+    plain_opt = make_optimizer(optimizer, **settings)
+    fast_opt = make_optimizer(optimizer, **settings)
+    for _ in range(4):
         x = rng.standard_normal((16, 20), dtype=np.float32)
         y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 16)]
         _, _, grads = plain.loss_and_gradients(x, y)

@@ -70,7 +70,8 @@ class ReLU(Layer):
 
     def forward(self, x, training=False):
         self._positive = x > 0
-        # Against a broadcast row of zeros NumPy takes its vectorised loop; a scalar 0 is 2-3x slower.
+        # Against a broadcast row of zeros NumPy takes its vectorised loop; against a scalar 0
+        # it is 2-3x slower.
         return np.maximum(x, _zero_row(x.shape[-1], x.dtype))
 
     def backward(self, dout):

@@ -66,7 +66,8 @@ class FlatParameters:
 
 @dataclass
 class MLP:
-    """Layers from ``architecture``; ``params()`` and ``gradients()`` line up one to one."""
+    """Layers from ``architecture``; ``params()`` and the gradients that ``loss_and_gradients``
+    returns line up one to one."""
 
     architecture: Architecture
     layers: list[Layer] = field(default_factory=list)
@@ -96,7 +97,7 @@ class MLP:
                 groups[0 if param.ndim > 1 else 1].append((layer, name))
         flat = FlatParameters([], [], [True, False])
         for members in groups:
-            dtype = members[0][0].params[members[0][1]].dtype if members else np.float32
+            dtype = members[0][0].params[members[0][1]].dtype  # every MLP has W's and b's
             size = sum(layer.params[name].size for layer, name in members)
             values, grads = np.empty(size, dtype), np.zeros(size, dtype)
             offset = 0

@@ -25,13 +25,23 @@ class Optimizer:
              decayed: list[bool] | None = None) -> None:
         self.steps += 1
         if self._state is None:
-            self._state = [{"scratch": np.empty_like(p), **self._init_state(p)} for p in params]
+            self._state = [self._buffers(p) | self._init_state(p) for p in params]
         if decayed is None:
             decayed = [p.ndim > 1 for p in params]
         for param, grad, state, decay in zip(params, grads, self._state, decayed):
             if self.weight_decay and decay:
-                grad = grad + self.weight_decay * param
+                # grad + decay * param, in a buffer of its own: the caller's gradient is kept.
+                penalised = np.multiply(param, self.weight_decay, out=state["penalised_grad"])
+                penalised += grad
+                grad = penalised
             self._update(param, grad, state, float(lr), decay)
+
+    def _buffers(self, param: np.ndarray) -> dict[str, np.ndarray]:
+        """Work arrays every optimizer gets, so no update allocates."""
+        buffers = {"scratch": np.empty_like(param)}
+        if self.weight_decay:
+            buffers["penalised_grad"] = np.empty_like(param)
+        return buffers
 
     def _init_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
         return {}
