@@ -1,10 +1,14 @@
 """Backward passes against central finite differences in float64."""
 
+import math
+
 import numpy as np
 import pytest
 
 from mnist_mlp.nn import (ACTIVATIONS, BatchNorm, Dense, Dropout, SigmoidMSE, SoftmaxCrossEntropy,
                           Architecture, build_mlp, init_weights)
+
+from mnist_mlp.nn.layers import sigmoid
 
 from conftest import assert_gradient_close, numerical_gradient
 
@@ -102,6 +106,28 @@ def test_cross_entropy_is_a_batch_mean_and_stable_for_huge_logits():
     assert loss == pytest.approx(500.0)  # (0 + 1000) / 2: a mean, not a sum
     assert grad.dtype == np.float32 and np.all(np.isfinite(grad))
     np.testing.assert_allclose(grad, [[0, 0], [-0.5, 0.5]], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_accurate_and_silent_over_the_whole_float_range(dtype):
+    x = np.array([-1e4, -200, -80, -20, -1, 0, 1e-3, 20, 200, 1e4], dtype)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # warnings reach users
+        y = sigmoid(x)
+    assert y.dtype == dtype
+    exact = [1 / (1 + math.exp(-v)) if v > -700 else 0.0 for v in x.astype(float)]
+    np.testing.assert_allclose(y, np.array(exact).astype(dtype), rtol=4 * np.finfo(dtype).eps,
+                               atol=0)
+
+
+def test_sigmoid_mse_probabilities_survive_rows_of_vanished_sigmoids():
+    logits = np.array([[-300.0, -200.0, -200.0], [-1e4, -1e4, -1e4], [0.0, 2.0, -1.0]], np.float32)
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        p = SigmoidMSE.probabilities(logits)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(p[0], [0, 0.5, 0.5], atol=1e-6)  # the softmax limit
+    np.testing.assert_allclose(p[1], [1 / 3] * 3, rtol=1e-6)
+    s = 1 / (1 + np.exp(-logits[2].astype(float)))
+    np.testing.assert_allclose(p[2], s / s.sum(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu"])

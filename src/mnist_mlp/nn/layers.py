@@ -95,7 +95,7 @@ class LeakyReLU(Layer):
 
 
 class Sigmoid(Layer):
-    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    """1 / (1 + exp(-x)), elementwise; see ``sigmoid``."""
 
     def forward(self, x, training=False):
         self._y = sigmoid(x)
@@ -103,7 +103,10 @@ class Sigmoid(Layer):
 
     def backward(self, dout):
         y = self._y
-        return dout * y * (1 - y), {}
+        dx = np.subtract(1, y)
+        dx *= y
+        dx *= dout
+        return dx, {}
 
 
 class Tanh(Layer):
@@ -221,9 +224,18 @@ def _zero_row(width: int, dtype: np.dtype) -> np.ndarray:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, stable for any x: exp is only taken of non-positive numbers."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    """Logistic function ``1 / (1 + exp(-x))``, in one new array written four times in place.
+
+    Correct for any x: where exp(-x) overflows to inf the result is 1/inf = 0, the float's own
+    limit (float32 sigmoid(x) is below 1e-38 there). The overflow is expected, so not warned
+    about. Four in-place passes instead of the branch-free ``where`` form's eight temporaries:
+    2x faster at 128x128, 20x at 4096x128 (benchmarks/README.md).
+    """
+    y = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1
+    return np.reciprocal(y, out=y)
 
 
 ACTIVATIONS = {

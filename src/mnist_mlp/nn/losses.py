@@ -60,7 +60,14 @@ class SigmoidMSE:
     @staticmethod
     def probabilities(logits: np.ndarray) -> np.ndarray:
         s = sigmoid(logits)
-        s /= s.sum(axis=1, keepdims=True)
+        total = s.sum(axis=1, keepdims=True)
+        vanished = total[:, 0] == 0
+        if vanished.any():
+            # Every sigmoid in the row is below the float range. There sigmoid(x) ~ exp(x), so
+            # the renormalised row tends to the softmax of the logits, which is still defined.
+            s[vanished] = softmax(logits[vanished])
+            total[vanished] = 1
+        s /= total
         return s
 
     @staticmethod
@@ -69,7 +76,9 @@ class SigmoidMSE:
         s = sigmoid(logits)
         diff = s - targets
         loss = float(np.einsum("ij,ij->", diff, diff)) / n
-        grad = diff * s * (1 - s)
+        grad = np.subtract(1, s)
+        grad *= s
+        grad *= diff
         grad *= 2 / n
         return loss, grad
 
