@@ -48,6 +48,35 @@ def test_activation_gradients(name, shape):
     check_layer(ACTIVATIONS[name](), x, rng)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.3, 1.0])
+def test_leaky_relu_is_its_definition_bit_for_bit(slope):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 7)).astype(np.float32)
+    x[0, :3] = 0
+    dout = rng.standard_normal(x.shape).astype(np.float32)
+    layer = ACTIVATIONS["leaky_relu"](slope)
+    y = layer.forward(x, training=True)
+    dx, _ = layer.backward(dout)
+    assert y.dtype == dx.dtype == np.float32
+    np.testing.assert_array_equal(y, np.where(x > 0, x, x * np.float32(slope)))
+    np.testing.assert_array_equal(dx, np.where(x > 0, dout, dout * np.float32(slope)))
+
+
+def test_leaky_relu_refuses_slopes_outside_0_to_1():
+    with pytest.raises(ValueError, match="slope"):
+        ACTIVATIONS["leaky_relu"](1.5)
+
+
+def test_gelu_is_the_tanh_approximation():
+    x = np.linspace(-6, 6, 101)
+    expected = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    np.testing.assert_allclose(ACTIVATIONS["gelu"]().forward(x), expected, rtol=1e-12,
+                               atol=1e-15)
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(ACTIVATIONS["gelu"]().forward(x32), expected, rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_dropout_gradient_with_fixed_mask_and_identity_at_eval():
     rng = np.random.default_rng(3)
     layer = Dropout(0.5, rng)

@@ -70,9 +70,9 @@ class ReLU(Layer):
 
     def forward(self, x, training=False):
         self._positive = x > 0
-        # Against a broadcast row of zeros NumPy takes its vectorised loop; against a scalar 0
-        # it is 2-3x slower.
-        return np.maximum(x, _zero_row(x.shape[-1], x.dtype))
+        # Against a broadcast row NumPy takes its vectorised loop; against a scalar it is 2-3x
+        # slower.
+        return np.maximum(x, _constant_row(0, x.shape[-1], x.dtype))
 
     def backward(self, dout):
         # A bool mask multiplies without promoting float32 to float64.
@@ -80,18 +80,27 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
-    """x for x > 0, ``slope * x`` otherwise."""
+    """x for x > 0, ``slope * x`` otherwise (0 <= slope <= 1)."""
 
     def __init__(self, slope: float = 0.01) -> None:
         super().__init__()
+        if not 0 <= slope <= 1:
+            raise ValueError(f"leaky ReLU slope must be in [0, 1], got {slope}")
         self.slope = float(slope)
 
     def forward(self, x, training=False):
-        self._positive = x > 0
-        return np.where(self._positive, x, x * self.slope)
+        # With 0 <= slope <= 1, max(x, slope * x) is exactly the definition, and unlike
+        # np.where on a data-dependent mask (~50x slower here) it runs vectorised.
+        out = np.multiply(x, self.slope)
+        np.maximum(x, out, out=out)
+        # The local derivative, 1 or slope, as floats: backward is then one multiplication.
+        self._derivative = (x > 0).astype(x.dtype)
+        np.maximum(self._derivative, _constant_row(self.slope, x.shape[-1], x.dtype),
+                   out=self._derivative)
+        return out
 
     def backward(self, dout):
-        return np.where(self._positive, dout, dout * self.slope), {}
+        return dout * self._derivative, {}
 
 
 class Sigmoid(Layer):
@@ -115,24 +124,49 @@ class Tanh(Layer):
         return self._y
 
     def backward(self, dout):
-        y = self._y
-        return dout * (1 - y * y), {}
+        dx = np.multiply(self._y, self._y)
+        np.subtract(1, dx, out=dx)
+        dx *= dout
+        return dx, {}
 
 
 class GELU(Layer):
-    """GELU with the tanh approximation of Hendrycks & Gimpel (2016)."""
+    """GELU with the tanh approximation of Hendrycks & Gimpel (2016):
+    ``0.5 x (1 + tanh(u))`` with ``u = C (x + 0.044715 x^3)``, ``C = sqrt(2 / pi)``."""
 
     _C = math.sqrt(2 / math.pi)
+    _K = 0.044715
 
     def forward(self, x, training=False):
         self._x = x
-        self._t = np.tanh(self._C * (x + 0.044715 * x**3))
-        return 0.5 * x * (1 + self._t)
+        # u = C x (1 + K x^2), with x^2 as a product: ``x**3`` takes NumPy's general power
+        # loop, ~400x slower than multiplying.
+        t = np.multiply(x, x)
+        t *= self._K
+        t += 1
+        t *= x
+        t *= self._C
+        self._t = np.tanh(t, out=t)
+        out = np.add(t, 1)
+        out *= x
+        out *= 0.5
+        return out
 
     def backward(self, dout):
+        # d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) C (1 + 3 K x^2)
         x, t = self._x, self._t
-        dinner = self._C * (1 + 3 * 0.044715 * x * x)
-        return dout * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dinner), {}
+        du = np.multiply(x, x)
+        du *= 3 * self._K * self._C
+        du += self._C
+        sech2 = np.multiply(t, t)
+        np.subtract(1, sech2, out=sech2)
+        du *= sech2
+        du *= x
+        du += t
+        du += 1
+        du *= 0.5
+        du *= dout
+        return du, {}
 
 
 class Dropout(Layer):
@@ -217,10 +251,10 @@ class BatchNorm(Layer):
 
 
 @functools.lru_cache(maxsize=None)
-def _zero_row(width: int, dtype: np.dtype) -> np.ndarray:
-    zeros = np.zeros(width, dtype)
-    zeros.flags.writeable = False
-    return zeros
+def _constant_row(value: float, width: int, dtype: np.dtype) -> np.ndarray:
+    row = np.full(width, value, dtype)
+    row.flags.writeable = False
+    return row
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
