@@ -12,12 +12,18 @@ and a scaling table of this trainer.
     .venv/bin/pip install -e '.[bench]'     # torch==2.13.0 (CPU) and scikit-learn
     .venv/bin/python benchmarks/frameworks.py [--repeats 5] [--epochs 1] [--threads auto]
 
+The header names the OpenBLAS kernel NumPy runs. Where the environment forces one with
+OPENBLAS_CORETYPE (some machines set it for old OpenBLAS builds), unset it and OPENBLAS_L2_SIZE
+for the benchmark command alone, or NumPy competes on older kernels than PyTorch's MKL:
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/frameworks.py``.
+
 Needs the prepared data: run `make repro` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import warnings
@@ -162,6 +168,17 @@ def paired(runs: dict[str, list[float]], peer: str) -> str:
     return f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}–{ratios[-1]:.2f})"
 
 
+def blas_description() -> str:
+    """The OpenBLAS build and kernel NumPy runs, and the variables that force a kernel."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [f"{i['internal_api']} {i['version']}, {i.get('architecture', '?')} kernels"
+                 for i in threadpool_info() if i["user_api"] == "blas"]
+    forced = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+              if k in os.environ]
+    return "; ".join(libraries) + (f" (forced by {' '.join(forced)})" if forced else "")
+
+
 def sgemm_ceiling(threads: int, size: int = 2048, repeats: int = 5) -> float:
     rng = np.random.default_rng(0)
     a = rng.random((size, size), dtype=np.float32)
@@ -225,6 +242,10 @@ def main() -> None:
     n = len(data[0].x)
     print(f"{n} training rows, {args.epochs} timed epochs per run after a warm-up epoch, "
           f"{args.repeats} interleaved runs, threads: {args.threads}")
+    import torch
+
+    print(f"NumPy {np.__version__}: {blas_description()}; PyTorch {torch.__version__}: "
+          f"{torch.backends.cpu.get_cpu_capability()} kernels")
     ceilings = {t: sgemm_ceiling(t) for t in ((1, 2) if args.threads == "auto" else
                                                (args.threads,))}
     for threads, ceiling in ceilings.items():

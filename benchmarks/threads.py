@@ -9,6 +9,8 @@ picks.
 
     .venv/bin/python benchmarks/threads.py [--repeats 3]
 
+Run it with the kernel the machine would pick by itself: see frameworks.py on OPENBLAS_CORETYPE.
+
 Needs the prepared data: run `make repro` first.
 """
 
@@ -18,7 +20,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from frameworks import Config, architecture, run_numpy, subsample
+from frameworks import Config, architecture, blas_description, run_numpy, subsample
 from mnist_mlp.splits import load_split
 from mnist_mlp.training import ONE_THREAD_MAX_FLOPS_PER_STEP
 
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per count")
     args = parser.parse_args()
     tr, dv, te = (load_split(DATA / f"{s}.npz") for s in ("train", "dev", "test"))
+    print(f"BLAS: {blas_description()}\n")
     data = (subsample(tr, 20_000), dv, te)
     print("| net | batch | optimizer | MFLOP/step | auto picks | 1 thread s/epoch | "
           "2 threads s/epoch | 2 / 1 |\n|---|---|---|---|---|---|---|---|")
