@@ -1,0 +1,30 @@
+"""The benchmark scripts that need nothing beyond the core dependencies still run."""
+
+import subprocess
+import sys
+
+from conftest import REPO
+from mnist_mlp.nn.layers import ACTIVATIONS
+
+
+def test_activation_benchmark_times_every_activation_against_relu():
+    done = subprocess.run([sys.executable, "benchmarks/activations.py", "--repeats", "2"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
+    assert {(name.strip(), shape.strip()) for name, shape, *_ in rows} == {
+        (name, shape) for name in ACTIVATIONS for shape in ("128x512", "4096x512")}
+    assert all(ratio.strip() == "1.0x" for name, _, _, ratio in rows if name.strip() == "relu")
+
+
+def test_framework_benchmark_says_when_the_environment_forces_a_blas_kernel(monkeypatch):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from frameworks import blas_description
+    finally:
+        sys.path.pop(0)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    assert "kernels" in blas_description() and "forced" not in blas_description()
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert blas_description().endswith("(forced by OPENBLAS_CORETYPE=Haswell)")
