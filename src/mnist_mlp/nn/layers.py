@@ -262,7 +262,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
     Correct for any x: where exp(-x) overflows to inf the result is 1/inf = 0, the float's own
     limit (float32 sigmoid(x) is below 1e-38 there). The overflow is expected, so not warned
-    about. Four in-place passes instead of the branch-free ``where`` form's eight temporaries:
+    about. Four in-place passes instead of the eight temporaries of an ``np.where`` form:
     2x faster at 128x128, 20x at 4096x128 (benchmarks/README.md).
     """
     y = np.negative(x)
