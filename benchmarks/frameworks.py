@@ -23,6 +23,7 @@ Needs the prepared data: run `make repro` first.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import time
@@ -30,7 +31,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from mnist_mlp.nn import Architecture
 from mnist_mlp.params import Params
@@ -170,8 +171,6 @@ def paired(runs: dict[str, list[float]], peer: str) -> str:
 
 def blas_description() -> str:
     """The OpenBLAS build and kernel NumPy runs, and the variables that force a kernel."""
-    from threadpoolctl import threadpool_info
-
     libraries = [f"{i['internal_api']} {i['version']}, {i.get('architecture', '?')} kernels"
                  for i in threadpool_info() if i["user_api"] == "blas"]
     forced = [f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -238,6 +237,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="config name prefixes")
     parser.add_argument("--no-scaling", action="store_true")
     args = parser.parse_args()
+    missing = [name for name in ("torch", "sklearn") if importlib.util.find_spec(name) is None]
+    if missing:
+        parser.exit(2, f"error: {' and '.join(missing)} not installed; they are the bench extra: "
+                       ".venv/bin/pip install -e '.[bench]'\n")
     data = tuple(load_split(f"data/prepared/{s}.npz") for s in ("train", "dev", "test"))
     n = len(data[0].x)
     print(f"{n} training rows, {args.epochs} timed epochs per run after a warm-up epoch, "
