@@ -223,7 +223,7 @@ def scaling_table(data, threads: int | str) -> None:
     cases += [("samples", n, {}, n) for n in (10_000, 30_000, 60_000) if n <= len(pool.x)]
     for what, value, overrides, n in cases:
         params = Config(what, overrides).params(epochs=2, threads=threads, rows=n)
-        sub = (subsample(pool, n), dv, te)  # train rows first: up to 55k, the train split
+        sub = (subsample(pool, n), dv, te)  # train rows first: up to len(tr.x), the train split
         flops = architecture(params).training_flops_per_sample() * n
         seconds, shares = [], []
         for _ in range(3):

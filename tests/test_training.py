@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
@@ -188,6 +189,26 @@ def test_train_accuracy_is_measured_on_each_batch_as_trained(data):
     for batch_size in (32, "full"):
         result = run(data, optimizer="sgd", lr=1e-30, batch_size=batch_size, seed=0)
         assert [row["train_accuracy"] for row in result.history] == [expected] * 3
+
+
+def test_mini_batches_are_the_permutations_rows_each_with_its_own_target(data):
+    """The trainer's gathered batches (np.take into reused buffers) are exactly the plain
+    loop's ``x[idx], targets[idx]`` over the epoch's permutation, the short last batch too."""
+    tr, ytr, _, _ = data
+    batch_size, lr = 48, 0.01  # 400 rows: eight full batches and one of 16
+    result = run(data, optimizer="sgd", schedule="constant", lr=lr, epochs=1, seed=3,
+                 batch_size=batch_size)
+    rng = np.random.default_rng(3)
+    model = build_model(ModelParams(hidden=[16]), tr.x.shape[1], rng)
+    order = rng.permutation(len(tr.x))
+    with threadpool_limits(1):  # as the trainer ran: BLAS sums in the same order
+        for start in range(0, len(tr.x), batch_size):
+            idx = order[start:start + batch_size]
+            _, _, grads = model.loss_and_gradients(tr.x[idx], ytr[idx])
+            for param, grad in zip(model.params(), grads):
+                param -= grad * lr
+    for trained, expected in zip(result.model.params(), model.params()):
+        np.testing.assert_array_equal(trained, expected)
 
 
 def test_full_batch_training_leaves_the_split_untouched(data):
