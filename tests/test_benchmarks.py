@@ -28,3 +28,14 @@ def test_framework_benchmark_says_when_the_environment_forces_a_blas_kernel(monk
     assert "kernels" in blas_description() and "forced" not in blas_description()
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     assert blas_description().endswith("(forced by OPENBLAS_CORETYPE=Haswell)")
+
+
+def test_optimizer_benchmark_times_every_optimizer_both_ways():
+    done = subprocess.run([sys.executable, "benchmarks/optimizers.py", "--repeats", "2",
+                           "--blocks", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    names = [row[0].strip() for row in rows]
+    assert names[1:7] == ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
+    assert "loop / passes" in names

@@ -5,19 +5,44 @@ arrays an L2 penalty applies to (by default the matrices, not the bias vectors).
 are Python floats so float32 parameters stay float32 (a NumPy float64 scalar would promote
 them). Per-parameter state, including a scratch array, is allocated on the first step with the
 parameter's shape and dtype, so updates allocate nothing: every operation writes in place.
+
+Each optimizer's ``_update`` is the reference: NumPy passes over whole arrays. ``_update_fused``
+does the same arithmetic as one compiled loop (kernels.py), with the same bits; ``step`` takes
+it whenever ``fused`` is on and the arrays allow it (one dtype, C-contiguous).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 
+@functools.cache
+def _kernels():
+    """The compiled loops, or None without numba. Imported on first use: numba's import takes
+    ~0.2 s that predicting and evaluating do not need (each loop compiles on its first call,
+    ~0.4 s)."""
+    try:
+        from . import kernels
+    except ImportError:  # a broken install: the NumPy passes give the same numbers, slower
+        return None
+    return kernels
+
+
+def _fusable(arrays) -> bool:
+    dtype = arrays[0].dtype
+    return (dtype in (np.float32, np.float64)
+            and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays))
+
+
 class Optimizer:
-    def __init__(self, weight_decay: float = 0.0) -> None:
+    def __init__(self, weight_decay: float = 0.0, fused: bool = True) -> None:
         #: Coupled L2 penalty ``weight_decay/2 * ||W||^2`` added to the gradient of weight matrices.
         self.weight_decay = float(weight_decay)
+        #: Update through the compiled loop when it can (same numbers; False: NumPy passes only).
+        self.fused = fused
         self.steps = 0
         self._state: list[dict[str, np.ndarray]] | None = None
 
@@ -28,13 +53,21 @@ class Optimizer:
             self._state = [self._buffers(p) | self._init_state(p) for p in params]
         if decayed is None:
             decayed = [p.ndim > 1 for p in params]
+        kernels = _kernels() if self.fused else None
         for param, grad, state, decay in zip(params, grads, self._state, decayed):
             if self.weight_decay and decay:
                 # grad + decay * param, in a buffer of its own: the caller's gradient is kept.
                 penalised = np.multiply(param, self.weight_decay, out=state["penalised_grad"])
                 penalised += grad
                 grad = penalised
-            self._update(param, grad, state, float(lr), decay)
+            if kernels is not None and _fusable([param, grad, *state.values()]):
+                # 1-D views (reshape of a C-contiguous array never copies), scalars in the
+                # arrays' dtype, as NumPy casts Python floats in the passes.
+                flat_state = {name: a.reshape(-1) for name, a in state.items()}
+                self._update_fused(kernels, param.reshape(-1), grad.reshape(-1), flat_state,
+                                   param.dtype.type, float(lr), decay)
+            else:
+                self._update(param, grad, state, float(lr), decay)
 
     def _buffers(self, param: np.ndarray) -> dict[str, np.ndarray]:
         """Work arrays every optimizer gets, so no update allocates."""
@@ -49,6 +82,10 @@ class Optimizer:
     def _update(self, param, grad, state, lr, decayed) -> None:
         raise NotImplementedError
 
+    def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed) -> None:
+        """``_update`` through ``kernels``; arrays 1-D, ``scalar`` the arrays' scalar type."""
+        raise NotImplementedError
+
 
 class SGD(Optimizer):
     """Plain gradient descent: ``p -= lr * g``."""
@@ -57,12 +94,16 @@ class SGD(Optimizer):
         scratch = np.multiply(grad, lr, out=state["scratch"])
         param -= scratch
 
+    def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
+        kernels.sgd(param, grad, scalar(lr))
+
 
 class Momentum(Optimizer):
     """Heavy-ball momentum, ``v = mu v + g; p -= lr v``; Nesterov looks ahead: ``p -= lr (g + mu v)``."""
 
-    def __init__(self, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(weight_decay)
+    def __init__(self, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
+                 fused: bool = True):
+        super().__init__(weight_decay, fused)
         self.momentum = float(momentum)
         self.nesterov = nesterov
 
@@ -81,12 +122,17 @@ class Momentum(Optimizer):
             np.multiply(v, lr, out=scratch)
         param -= scratch
 
+    def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
+        kernels.momentum(param, grad, state["velocity"], scalar(self.momentum), scalar(lr),
+                         self.nesterov)
+
 
 class RMSprop(Optimizer):
     """``s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)``."""
 
-    def __init__(self, rho: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(weight_decay)
+    def __init__(self, rho: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0,
+                 fused: bool = True):
+        super().__init__(weight_decay, fused)
         self.rho, self.eps = float(rho), float(eps)
 
     def _init_state(self, param):
@@ -104,6 +150,10 @@ class RMSprop(Optimizer):
         scratch *= lr
         param -= scratch
 
+    def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
+        kernels.rmsprop(param, grad, state["square_avg"], scalar(self.rho), scalar(1 - self.rho),
+                        scalar(self.eps), scalar(lr))
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction.
@@ -113,8 +163,9 @@ class Adam(Optimizer):
     """
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0, decoupled_weight_decay: float = 0.0):
-        super().__init__(weight_decay)
+                 weight_decay: float = 0.0, decoupled_weight_decay: float = 0.0,
+                 fused: bool = True):
+        super().__init__(weight_decay, fused)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled_weight_decay = float(decoupled_weight_decay)
 
@@ -123,7 +174,7 @@ class Adam(Optimizer):
 
     def _update(self, param, grad, state, lr, decayed):
         m, v, scratch = state["m"], state["v"], state["scratch"]
-        b1, b2, t = self.beta1, self.beta2, self.steps
+        b1, b2 = self.beta1, self.beta2
         m *= b1
         np.multiply(grad, 1 - b1, out=scratch)
         m += scratch
@@ -131,8 +182,7 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - b2
         v += scratch
-        step_size = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-        eps_hat = self.eps * math.sqrt(1 - b2**t)
+        step_size, eps_hat = self._corrected(lr)
         if self.decoupled_weight_decay and decayed:
             param *= 1 - lr * self.decoupled_weight_decay
         # p -= step_size * m / (sqrt(v) + eps_hat), i.e. bias-corrected Adam, in one scratch array.
@@ -141,6 +191,19 @@ class Adam(Optimizer):
         np.divide(m, scratch, out=scratch)
         scratch *= step_size
         param -= scratch
+
+    def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
+        b1, b2 = self.beta1, self.beta2
+        step_size, eps_hat = self._corrected(lr)
+        keep = 1 - lr * self.decoupled_weight_decay if decayed else 1.0
+        kernels.adam(param, grad, state["m"], state["v"], scalar(b1), scalar(1 - b1), scalar(b2),
+                     scalar(1 - b2), scalar(eps_hat), scalar(step_size), scalar(keep))
+
+    def _corrected(self, lr: float) -> tuple[float, float]:
+        """Step size and epsilon with the bias correction of step ``self.steps`` folded in."""
+        t = self.steps
+        correction2 = math.sqrt(1 - self.beta2**t)
+        return lr * correction2 / (1 - self.beta1**t), self.eps * correction2
 
 
 def make_optimizer(name: str, *, momentum: float = 0.9, rho: float = 0.9, beta1: float = 0.9,
