@@ -54,7 +54,8 @@ class FlatParameters:
     """A model's parameters and gradients, each group one contiguous 1-D array.
 
     The layers' own parameter arrays and gradient buffers become views into these, so an
-    optimizer updates a whole group in one NumPy call per operation instead of one per array.
+    optimizer updates a whole group at once (one compiled loop, or one NumPy call per
+    operation) instead of array by array.
     Group 0 holds the weight matrices, group 1 the vectors (biases, batch-norm gamma and beta);
     ``decayed`` marks the groups an L2 penalty applies to.
     """
