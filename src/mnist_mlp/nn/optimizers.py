@@ -22,8 +22,8 @@ import numpy as np
 @functools.cache
 def _kernels():
     """The compiled loops, or None without numba. Imported on first use: numba's import takes
-    ~0.2 s that predicting and evaluating do not need (each loop compiles on its first call,
-    ~0.4 s)."""
+    0.2-0.5 s that predicting and evaluating do not need (each loop compiles on its first call:
+    0.4-0.7 s for Adam's; benchmarks/README.md)."""
     try:
         from . import kernels
     except ImportError:  # a broken install: the NumPy passes give the same numbers, slower
