@@ -39,7 +39,10 @@ def test_ctrl_c_during_training_exits_cleanly_without_a_model(workdir):
     run_pipeline(workdir)
     (workdir / "m/model.npz").unlink()
     slow_training(workdir)
-    proc = start_stage("train", workdir)
+    # A shell without job control starts background jobs with SIGINT ignored, and the child
+    # would inherit that; a terminal's Ctrl-C reaches a process whose SIGINT is the default.
+    proc = start_stage("train", workdir,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_training(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
