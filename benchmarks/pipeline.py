@@ -57,8 +57,8 @@ def main() -> None:
         wrapper.chmod(0o755)
         env = {**os.environ, "MNIST_MLP_PYTHON": str(wrapper)}
         env.pop("VIRTUAL_ENV", None)
-        # --force: the model is bit-identical to the committed run, so a plain repro would
-        # find evaluate's git-tracked outputs current and skip it.
+        # --force: on the BLAS kernel of the committed run the model comes out bit-identical,
+        # so a plain repro would find evaluate's git-tracked outputs current and skip it.
         total = dvc(clone, env, "repro", "--force")
         ran = [json.loads(line)["script"] for line in log.read_text().splitlines()]
         assert len(ran) == 6, f"expected six stage runs, logged {ran}"
