@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_mlp.nn import Schedule, make_optimizer
-from mnist_mlp.nn import optimizers
+from mnist_mlp.nn import compiled
 from mnist_mlp.nn.optimizers import Adam, Momentum, RMSprop, SGD
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
@@ -93,7 +93,7 @@ def test_every_optimizer_keeps_float32_and_descends(name):
 def test_the_compiled_update_loops_are_installed():
     """numba is a dependency; without it ``step`` would quietly take the NumPy passes (the same
     numbers, Adam ~5x slower)."""
-    assert optimizers._kernels() is not None
+    assert compiled.kernels() is not None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

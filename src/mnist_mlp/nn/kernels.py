@@ -1,14 +1,18 @@
-"""Optimizer updates as single compiled loops (numba), one element at a time.
+"""Compiled loops (numba) for the training step's memory-bound passes, one element at a time.
 
-Each loop performs exactly the operations of its optimizer's NumPy update in optimizers.py, in
-the same order and the same precision: no fastmath, so no reassociation and no fused
-multiply-add, and scalars arrive in the arrays' dtype, so float32 stays float32. The results
-are therefore the same bits (tested), but every array is read and written once per step
-instead of once per NumPy pass: over the default net's 535k parameters Adam's twelve passes
-took 0.61 ms on one core, this loop 0.18 ms (benchmarks/optimizers.py).
+Each loop performs exactly the operations of the NumPy code it replaces, in the same order and
+the same precision: no fastmath, so no reassociation and no fused multiply-add, and scalars
+arrive in the arrays' dtype, so float32 stays float32. The results are therefore the same bits
+(tested), but every array is read and written once instead of once per NumPy pass:
 
-Arrays are 1-D and C-contiguous, all of one dtype; ``error_model="numpy"`` makes a division by
-zero give inf or nan, as NumPy does, instead of raising.
+- optimizer updates (optimizers.py): over the default net's 535k parameters Adam's twelve
+  passes took 0.61 ms on one core, this loop 0.18 ms (benchmarks/optimizers.py);
+- ReLU forward and backward, a Dense layer's bias gradient and the softmax's row maximum
+  (layers.py, losses.py): NumPy makes two passes for the ReLU and its mask, and reduces
+  short rows or columns at a fraction of the memory's speed (benchmarks/README.md).
+
+Arrays are C-contiguous, all of one dtype, 1-D unless said otherwise; ``error_model="numpy"``
+makes a division by zero give inf or nan, as NumPy does, instead of raising.
 """
 
 from __future__ import annotations
@@ -54,3 +58,42 @@ def adam(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_
         m[i] = m_i
         v[i] = v_i
         param[i] = param[i] * keep - (m_i / (np.sqrt(v_i) + eps_hat)) * step_size
+
+
+@_compile
+def relu_forward(x, out):
+    """``np.maximum(x, 0)``: NaN stays NaN and -0 becomes +0, as NumPy has it."""
+    for i in range(x.shape[0]):
+        value = x[i]
+        out[i] = value if value > 0 or value != value else 0
+
+
+@_compile
+def relu_backward(dout, y, out):
+    """``dout * (y > 0)`` for the forward output y: a product with 1 or 0, so an inf or NaN in
+    dout still gives NaN where the unit was off."""
+    for i in range(dout.shape[0]):
+        out[i] = dout[i] if y[i] > 0 else dout[i] * 0
+
+
+@_compile
+def column_sums(x, out):
+    """``np.sum(x, axis=0, out=out)`` for 2-D x: NumPy starts from 0 and adds the rows in order,
+    one at a time (no pairwise summation across rows), and so does this."""
+    out[:] = 0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[j] += x[i, j]
+
+
+@_compile
+def row_max(x, out):
+    """``np.max(x, axis=1, out=out)`` for 2-D x with at least one column: a NaN wins, and of
+    equal values the later one (which decides between -0 and +0)."""
+    for i in range(x.shape[0]):
+        best = x[i, 0]
+        for j in range(1, x.shape[1]):
+            value = x[i, j]
+            if value >= best or value != value:
+                best = value
+        out[i] = best

@@ -8,6 +8,10 @@ optimizer's job, so gradients can be checked against finite differences.
 A layer's ``grad_buffers``, when set, are where ``backward`` writes those gradients (the network
 points them into one contiguous array so the optimizer updates everything in a few calls); the
 returned arrays are then those buffers, overwritten by the next ``backward``.
+
+Where a training pass is memory-bound, a layer takes a compiled loop (kernels.py) that gives
+the same bits as its NumPy code in fewer passes; ``fused = False`` keeps it on NumPy (the
+reference). Evaluation stays on NumPy, so predicting never imports numba.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ import math
 
 import numpy as np
 
+from .compiled import fusable, kernels
+
 
 class Layer:
     """Base class: a layer without parameters."""
 
     params: dict[str, np.ndarray]
     grad_buffers: dict[str, np.ndarray] | None = None
+    #: Training passes may take compiled loops (the same bits); False: NumPy only.
+    fused: bool = True
 
     def __init__(self) -> None:
         self.params = {}
@@ -30,6 +38,10 @@ class Layer:
     def _grad_out(self, name: str) -> np.ndarray | None:
         """The ``out=`` for parameter ``name``'s gradient: its buffer, or None for a new array."""
         return self.grad_buffers[name] if self.grad_buffers is not None else None
+
+    def _kernels(self, *arrays: np.ndarray):
+        """The compiled loops if this layer uses them and ``arrays`` suit them, else None."""
+        return kernels() if self.fused and fusable(*arrays) else None
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -62,21 +74,41 @@ class Dense(Layer):
         that product is as large as the layer's forward pass."""
         dx = dout @ self.params["W"].T if input_grad else None
         return dx, {"W": np.matmul(self._x.T, dout, out=self._grad_out("W")),
-                    "b": np.sum(dout, axis=0, out=self._grad_out("b"))}
+                    "b": self._bias_grad(dout)}
+
+    def _bias_grad(self, dout: np.ndarray) -> np.ndarray:
+        out = self._grad_out("b")
+        compiled = self._kernels(dout) if out is None or out.flags.c_contiguous else None
+        if compiled is None:
+            return np.sum(dout, axis=0, out=out)
+        # NumPy's column sums of a 55,000 x 128 float32 gradient took 4.2 ms, this loop 2.7 ms.
+        out = np.empty(dout.shape[1], dout.dtype) if out is None else out
+        compiled.column_sums(dout, out)
+        return out
 
 
 class ReLU(Layer):
-    """max(x, 0), elementwise."""
+    """max(x, 0), elementwise. Backward needs only the output: y > 0 exactly where x > 0."""
 
     def forward(self, x, training=False):
-        self._positive = x > 0
-        # Against a broadcast row NumPy takes its vectorised loop; against a scalar it is 2-3x
-        # slower.
-        return np.maximum(x, _constant_row(0, x.shape[-1], x.dtype))
+        compiled = self._kernels(x) if training else None
+        if compiled is not None:
+            self._y = np.empty_like(x)
+            compiled.relu_forward(x.reshape(-1), self._y.reshape(-1))
+        else:
+            # Against a broadcast row NumPy takes its vectorised loop; against a scalar it is
+            # 2-3x slower.
+            self._y = np.maximum(x, _constant_row(0, x.shape[-1], x.dtype))
+        return self._y
 
     def backward(self, dout):
-        # A bool mask multiplies without promoting float32 to float64.
-        return dout * self._positive, {}
+        compiled = self._kernels(dout, self._y)
+        if compiled is None:
+            # A bool mask multiplies without promoting float32 to float64.
+            return dout * (self._y > 0), {}
+        dx = np.empty_like(dout)
+        compiled.relu_backward(dout.reshape(-1), self._y.reshape(-1), dx.reshape(-1))
+        return dx, {}
 
 
 class LeakyReLU(Layer):

@@ -13,28 +13,11 @@ it whenever ``fused`` is on and the arrays allow it (one dtype, C-contiguous).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-
-@functools.cache
-def _kernels():
-    """The compiled loops, or None without numba. Imported on first use: numba's import takes
-    0.2-0.5 s that predicting and evaluating do not need (each loop compiles on its first call:
-    0.4-0.7 s for Adam's; benchmarks/README.md)."""
-    try:
-        from . import kernels
-    except ImportError:  # a broken install: the NumPy passes give the same numbers, slower
-        return None
-    return kernels
-
-
-def _fusable(arrays) -> bool:
-    dtype = arrays[0].dtype
-    return (dtype in (np.float32, np.float64)
-            and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays))
+from .compiled import fusable, kernels as compiled_kernels
 
 
 class Optimizer:
@@ -53,14 +36,14 @@ class Optimizer:
             self._state = [self._buffers(p) | self._init_state(p) for p in params]
         if decayed is None:
             decayed = [p.ndim > 1 for p in params]
-        kernels = _kernels() if self.fused else None
+        kernels = compiled_kernels() if self.fused else None
         for param, grad, state, decay in zip(params, grads, self._state, decayed):
             if self.weight_decay and decay:
                 # grad + decay * param, in a buffer of its own: the caller's gradient is kept.
                 penalised = np.multiply(param, self.weight_decay, out=state["penalised_grad"])
                 penalised += grad
                 grad = penalised
-            if kernels is not None and _fusable([param, grad, *state.values()]):
+            if kernels is not None and fusable(param, grad, *state.values()):
                 # 1-D views (reshape of a C-contiguous array never copies), scalars in the
                 # arrays' dtype, as NumPy casts Python floats in the passes.
                 flat_state = {name: a.reshape(-1) for name, a in state.items()}

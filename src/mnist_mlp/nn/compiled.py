@@ -1,0 +1,26 @@
+"""The compiled loops of kernels.py, loaded on first use, and when an array may take them."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+@functools.cache
+def kernels():
+    """kernels.py, or None without numba. Imported on first use: numba's import takes 0.2-0.5 s
+    that predicting and evaluating do not need (each loop compiles on its first call: 0.4-0.7 s
+    for Adam's; benchmarks/README.md)."""
+    try:
+        from . import kernels as module
+    except ImportError:  # a broken install: the NumPy passes give the same numbers, slower
+        return None
+    return module
+
+
+def fusable(*arrays: np.ndarray) -> bool:
+    """One floating dtype (float32 or float64) and C-contiguous: what the loops are built for."""
+    dtype = arrays[0].dtype
+    return (dtype in (np.float32, np.float64)
+            and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays))
