@@ -39,3 +39,15 @@ def test_optimizer_benchmark_times_every_optimizer_both_ways():
     names = [row[0].strip() for row in rows]
     assert names[1:7] == ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
     assert "loop / passes" in names
+
+
+def test_passes_benchmark_times_both_steps_both_ways():
+    done = subprocess.run([sys.executable, "benchmarks/passes.py", "--blocks", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert [row[0].strip().split()[0] for row in rows[1:]] == ["default", "tut-128-64"]
+    for row in rows[1:]:
+        numpy_ms, compiled_ms, ratio = (float(cell.strip().rstrip("x")) for cell in row[2:])
+        assert numpy_ms > 0 and compiled_ms > 0
+        assert abs(ratio - compiled_ms / numpy_ms) < 0.01
