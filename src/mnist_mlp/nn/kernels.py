@@ -71,7 +71,8 @@ def relu_forward(x, out):
 @_compile
 def relu_backward(dout, y, out):
     """``dout * (y > 0)`` for the forward output y: a product with 1 or 0, so an inf or NaN in
-    dout still gives NaN where the unit was off."""
+    dout still gives NaN where the unit was off (the product with the literal 0 is computed in
+    float64 for float32 arrays, exactly: it is +-0 or NaN in either precision)."""
     for i in range(dout.shape[0]):
         out[i] = dout[i] if y[i] > 0 else dout[i] * 0
 
