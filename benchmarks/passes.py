@@ -20,19 +20,13 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mnist_mlp.nn import Architecture, SoftmaxCrossEntropy, build_mlp, init_weights, make_optimizer
+from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
 from mnist_mlp.training import blas_threads
 
 CASES = (  # name, hidden widths, batch, training rows, steps per block
     ("default 784-512-256-10 b128", (512, 256), 128, 128, 100),
     ("tut-128-64 784-128-64-10 full batch", (128, 64), 55_000, 55_000, 3),
 )
-
-
-def set_fused(model, fused: bool) -> None:
-    for layer in model.layers:
-        layer.fused = fused
-    SoftmaxCrossEntropy.fused = fused
 
 
 def step_seconds(hidden, batch, rows, steps, blocks) -> dict[bool, float]:
@@ -44,11 +38,11 @@ def step_seconds(hidden, batch, rows, steps, blocks) -> dict[bool, float]:
     runs = {}
     for fused in (False, True):
         model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(1)))
+        model.fused = fused
         runs[fused] = (model, model.flatten_parameters(), make_optimizer("adam"), [])
     with threadpool_limits(blas_threads("auto", architecture, batch)):
         for block in range(blocks + 1):  # block 0 compiles and warms up
-            for fused, (model, flat, optimizer, seconds) in runs.items():
-                set_fused(model, fused)
+            for model, flat, optimizer, seconds in runs.values():
                 for step in range(steps):
                     rows_of_step = slice((step * batch) % rows, (step * batch) % rows + batch)
                     start = time.perf_counter()
@@ -56,7 +50,6 @@ def step_seconds(hidden, batch, rows, steps, blocks) -> dict[bool, float]:
                     optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
                     if block:
                         seconds.append(time.perf_counter() - start)
-    SoftmaxCrossEntropy.fused = True  # the class's default again
     return {fused: statistics.median(run[3]) for fused, run in runs.items()}
 
 

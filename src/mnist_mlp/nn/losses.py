@@ -1,7 +1,8 @@
 """Output functions fused with their losses.
 
 Each loss maps logits (n, k) and targets (n, k) to the mean over the batch of a per-sample
-loss, and returns the gradient with respect to the logits in the same pass. Fusing softmax with
+loss, and returns the gradient with respect to the logits in the same pass; ``fused`` lets it
+take compiled loops with the same bits (kernels.py; training only, see MLP.fused). Fusing softmax with
 cross-entropy gives the simple, stable gradient ``(p - y) / n``.
 """
 
@@ -42,17 +43,16 @@ class SoftmaxCrossEntropy:
     """
 
     name = "softmax_cross_entropy"
-    #: ``loss_and_grad`` (training only) may take compiled loops (the same bits); see layers.py.
-    fused = True
 
     @staticmethod
     def probabilities(logits: np.ndarray) -> np.ndarray:
         return softmax(logits)
 
-    @classmethod
-    def loss_and_grad(cls, logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    @staticmethod
+    def loss_and_grad(logits: np.ndarray, targets: np.ndarray, fused: bool = True
+                      ) -> tuple[float, np.ndarray]:
         n = logits.shape[0]
-        log_p = log_softmax(logits, fused=cls.fused)
+        log_p = log_softmax(logits, fused=fused)
         loss = -float(np.einsum("ij,ij->", targets, log_p)) / n
         grad = np.exp(log_p)
         grad -= targets
@@ -83,7 +83,9 @@ class SigmoidMSE:
         return s
 
     @staticmethod
-    def loss_and_grad(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss_and_grad(logits: np.ndarray, targets: np.ndarray, fused: bool = True
+                      ) -> tuple[float, np.ndarray]:
+        """``fused`` is accepted for the common signature; this loss has no compiled loop."""
         n = logits.shape[0]
         s = sigmoid(logits)
         diff = s - targets

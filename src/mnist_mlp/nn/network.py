@@ -72,6 +72,19 @@ class MLP:
 
     architecture: Architecture
     layers: list[Layer] = field(default_factory=list)
+    _fused: bool = field(default=True, init=False, repr=False)
+
+    @property
+    def fused(self) -> bool:
+        """Whether training passes may take the compiled loops (kernels.py), in every layer and
+        the loss: the same bits either way; False runs the NumPy reference passes."""
+        return self._fused
+
+    @fused.setter
+    def fused(self, fused: bool) -> None:
+        self._fused = fused
+        for layer in self.layers:
+            layer.fused = fused
 
     @property
     def output(self):
@@ -128,7 +141,7 @@ class MLP:
         Returns (mean loss, logits, gradients aligned with ``params()``).
         """
         logits = self.forward(x, training=True)
-        loss, dout = self.output.loss_and_grad(logits, targets)
+        loss, dout = self.output.loss_and_grad(logits, targets, fused=self._fused)
         grads_per_layer = []
         for i in range(len(self.layers) - 1, 0, -1):
             dout, grads = self.layers[i].backward(dout)
