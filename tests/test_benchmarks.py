@@ -51,3 +51,14 @@ def test_passes_benchmark_times_both_steps_both_ways():
         numpy_ms, compiled_ms, ratio = (float(cell.strip().rstrip("x")) for cell in row[2:])
         assert numpy_ms > 0 and compiled_ms > 0
         assert abs(ratio - compiled_ms / numpy_ms) < 0.01
+
+
+def test_startup_benchmark_loads_every_loop_from_a_filled_cache():
+    done = subprocess.run([sys.executable, "benchmarks/startup.py", "--pairs", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    cells = {row[0].strip(): [cell.strip() for cell in row[1:]] for row in rows[1:]}
+    assert cells["empty"][2:] == ["0", "5"]  # ReLU forward and backward, column sums, row max, Adam
+    assert cells["filled"][2:] == ["5", "0"]
+    assert float(cells["filled"][0]) > 0 and float(cells["empty"][0]) > 0

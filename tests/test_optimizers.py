@@ -96,6 +96,17 @@ def test_the_compiled_update_loops_are_installed():
     assert compiled.kernels() is not None
 
 
+def test_a_loop_numba_cannot_cache_is_still_compiled():
+    """Where numba finds no writable cache directory it refuses ``cache=True`` when
+    decorating; the loops must then compile in each process instead of failing to import.
+    A function without a source file is one numba cannot cache anywhere."""
+    namespace: dict = {}
+    exec("def double(x):\n    return x * 2\n", namespace)
+    double = compiled.kernels()._compile(namespace["double"])
+    assert double(np.float32(1.5)) == 3.0
+    assert double.stats.cache_path is None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_compiled_loop_gives_the_numpy_passes_bits(name, dtype):

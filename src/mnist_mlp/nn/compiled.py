@@ -10,8 +10,8 @@ import numpy as np
 @functools.cache
 def kernels():
     """kernels.py, or None without numba. Imported on first use: numba's import takes 0.2-0.5 s
-    that predicting and evaluating do not need (each loop compiles on its first call: 0.4-0.7 s
-    for Adam's; benchmarks/README.md)."""
+    that predicting and evaluating do not need (and each loop compiles on its first call, or
+    loads from numba's on-disk cache; benchmarks/README.md)."""
     try:
         from . import kernels as module
     except ImportError:  # a broken install: the NumPy passes give the same numbers, slower
