@@ -65,8 +65,8 @@ def main() -> None:
                 runs["empty"].append(first_steps(empty))
             runs["filled"].append(first_steps(filled))
     print(f"Default net, batch 128, Adam; medians of {args.pairs} processes each, alternating:\n")
-    print("| numba cache | first step s | second step ms | loops loaded (fewest) | loops compiled (most) |\n"
-          "|---|---|---|---|---|")
+    print("| numba cache | first step s | second step ms | loops loaded (fewest) "
+          "| loops compiled (most) |\n|---|---|---|---|---|")
     medians = {}
     for name, results in runs.items():
         medians[name] = statistics.median(r["seconds"][0] for r in results)

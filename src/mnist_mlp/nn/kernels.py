@@ -15,9 +15,9 @@ Arrays are C-contiguous, all of one dtype, 1-D unless said otherwise; ``error_mo
 makes a division by zero give inf or nan, as NumPy does, instead of raising.
 
 The machine code is cached on disk (numba's ``cache=True``: ``__pycache__`` beside this file,
-else numba's user cache directory, or ``NUMBA_CACHE_DIR``), keyed by this file and the CPU.
-Compiling the five loops a default training run calls took ~1.3 s in every process, loading
-them ~0.55 s (benchmarks/README.md).
+else numba's user cache directory, or ``NUMBA_CACHE_DIR``), keyed by this file and the CPU:
+a default training process's first step, numba's import included, took ~1.9 s compiling its
+five loops and ~0.9 s loading them (benchmarks/startup.py).
 """
 
 from __future__ import annotations
