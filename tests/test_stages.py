@@ -2,11 +2,15 @@
 
 import csv
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import yaml
 
-from conftest import STAGES, run_pipeline, run_stage
+from conftest import REPO, STAGES, run_pipeline, run_stage
 
 def test_stages_in_sequence(workdir):
     d = workdir
@@ -97,3 +101,18 @@ def test_divergence_writes_no_model(workdir):
     assert result.returncode == 1
     assert "training diverged at epoch 1" in result.stderr and "lower train.lr" in result.stderr
     assert not (workdir / "m/model.npz").exists()
+
+
+def test_stage_launcher_runs_the_package_of_its_own_checkout(tmp_path):
+    """A queued experiment runs in a temporary copy of the repository while DVC_ROOT names the
+    main one, whose src/ the editable install points at: the stages must still import the
+    copy's package, the code DVC hashed as their deps."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "stages", copy / "stages")
+    (copy / "src" / "mnist_mlp").mkdir(parents=True)
+    (copy / "src" / "mnist_mlp" / "__init__.py").write_text("")
+    env = {**os.environ, "DVC_ROOT": str(REPO), "MNIST_MLP_PYTHON": sys.executable}
+    done = subprocess.run([str(copy / "stages" / "python"), "-c",
+                           "import mnist_mlp; print(mnist_mlp.__file__)"],
+                          env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(copy / "src" / "mnist_mlp" / "__init__.py")
