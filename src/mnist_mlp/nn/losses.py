@@ -2,8 +2,8 @@
 
 Each loss maps logits (n, k) and targets (n, k) to the mean over the batch of a per-sample
 loss, and returns the gradient with respect to the logits in the same pass; ``fused`` lets it
-take compiled loops with the same bits (kernels.py; training only, see MLP.fused). Fusing softmax with
-cross-entropy gives the simple, stable gradient ``(p - y) / n``.
+take compiled loops with the same bits (kernels.py; training only, see MLP.fused). Fusing
+softmax with cross-entropy gives the simple, stable gradient ``(p - y) / n``.
 """
 
 from __future__ import annotations
