@@ -1,7 +1,7 @@
 """The README's main command on a fresh clone, on the real default data (full MNIST), and the
 trained model used as a user would.
 
-Takes a couple of minutes (a new virtualenv, the download, ~40 s of training). It clones the
+Takes a few minutes (a new virtualenv, the download, 25-90 s of training). It clones the
 committed HEAD, so local uncommitted changes are not part of it. Skip it with -m "not slow".
 """
 
