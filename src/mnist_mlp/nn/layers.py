@@ -79,11 +79,12 @@ class Dense(Layer):
 
     def _bias_grad(self, dout: np.ndarray) -> np.ndarray:
         out = self._grad_out("b")
-        compiled = self._kernels(dout) if out is None else self._kernels(dout, out)
+        if out is None:
+            out = np.empty(dout.shape[1], dout.dtype)
+        compiled = self._kernels(dout, out)
         if compiled is None:
             return np.sum(dout, axis=0, out=out)
         # NumPy's column sums of a 55,000 x 128 float32 gradient took 4.2 ms, this loop 2.7 ms.
-        out = np.empty(dout.shape[1], dout.dtype) if out is None else out
         compiled.column_sums(dout, out)
         return out
 
