@@ -29,9 +29,10 @@ def start_stage(name, d, **kwargs):
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def wait_for_training(proc, seconds=4.0):
-    """Give the stage time to import, load its inputs and enter the epoch loop."""
-    time.sleep(seconds)
+def wait_for_training(proc):
+    """Return once the stage prints its first epoch's line: it is then in the epoch loop."""
+    first = proc.stdout.readline()
+    assert first.startswith("epoch 1/"), first + proc.stderr.read()
     assert proc.poll() is None, "the train stage ended before it could be interrupted"
 
 
@@ -74,24 +75,25 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
 
 def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
     d, env, dvc = repo
-    slow_training(d, epochs=800)
+    slow_training(d, epochs=300)
     proc = subprocess.Popen([*dvc, "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = ""
     deadline = time.time() + 120
-    while "Running stage 'train'" not in seen and time.time() < deadline:
+    # The first epoch's line: the kill lands in the epoch loop, not in the stage's imports.
+    while "epoch 1/300" not in seen and proc.poll() is None and time.time() < deadline:
         seen += proc.stdout.readline()
-    time.sleep(1.5)
-    assert proc.poll() is None, "training finished before the kill"
+    assert proc.poll() is None, "training finished before the kill:\n" + seen
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert "epoch 1/300" in seen and "epoch 300/300" not in seen, seen
     assert not (d / "data/model/model.npz").exists()
 
     sh(d, *dvc, "repro", env=env)
     recovered = {p: (d / p).read_bytes() for p in ("reports/train/metrics.json",
                                                   "reports/eval/metrics.json",
                                                   "reports/eval/predictions.csv")}
-    sh(d, *dvc, "repro", "--force", "train", env=env)
+    sh(d, *dvc, "repro", "--force", "--single-item", "train", env=env)
     sh(d, *dvc, "repro", env=env)
     for path, content in recovered.items():
         assert (d / path).read_bytes() == content, path
