@@ -134,9 +134,12 @@ STAGES = {
 }
 
 
-def run_pipeline(d: Path) -> None:
+def run_pipeline(d: Path, through: str = "plot") -> None:
+    """Run the stages in order, up to and including ``through``."""
     for name, (args, _) in STAGES.items():
         run_stage(name, *args, cwd=d)
+        if name == through:
+            break
 
 
 def write_tiny_params(d: Path, train_csv: Path, test_csv: Path) -> None:

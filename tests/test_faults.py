@@ -37,8 +37,7 @@ def wait_for_training(proc):
 
 
 def test_ctrl_c_during_training_exits_cleanly_without_a_model(workdir):
-    run_pipeline(workdir)
-    (workdir / "m/model.npz").unlink()
+    run_pipeline(workdir, through="onehot")
     slow_training(workdir)
     # A shell without job control starts background jobs with SIGINT ignored, and the child
     # would inherit that; a terminal's Ctrl-C reaches a process whose SIGINT is the default.
@@ -55,7 +54,7 @@ def test_ctrl_c_during_training_exits_cleanly_without_a_model(workdir):
 
 
 def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
-    run_pipeline(workdir)
+    run_pipeline(workdir, through="train")
     model = workdir / "m/model.npz"
     before = model.read_bytes()
 
@@ -101,7 +100,7 @@ def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
 
 
 def test_changing_only_the_seed_changes_results(workdir):
-    run_pipeline(workdir)
+    run_pipeline(workdir, through="train")
     first = (workdir / "r/train.json").read_text()
     data = yaml.safe_load((workdir / "params.yaml").read_text())
     data["train"]["seed"] = 1
