@@ -134,8 +134,8 @@ STAGES = {
 }
 
 
-def run_pipeline(d: Path, through: str = "plot") -> None:
-    """Run the stages in order, up to and including ``through``."""
+def run_pipeline(d: Path, through: str | None = None) -> None:
+    """Run the stages in order, up to and including ``through`` (default: all of them)."""
     for name, (args, _) in STAGES.items():
         run_stage(name, *args, cwd=d)
         if name == through:

@@ -74,18 +74,19 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
 
 def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
     d, env, dvc = repo
-    slow_training(d, epochs=300)
+    epochs = 300
+    slow_training(d, epochs=epochs)
     proc = subprocess.Popen([*dvc, "repro"], cwd=d, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     seen = ""
     deadline = time.time() + 120
     # The first epoch's line: the kill lands in the epoch loop, not in the stage's imports.
-    while "epoch 1/300" not in seen and proc.poll() is None and time.time() < deadline:
+    while f"epoch 1/{epochs}" not in seen and proc.poll() is None and time.time() < deadline:
         seen += proc.stdout.readline()
     assert proc.poll() is None, "training finished before the kill:\n" + seen
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert "epoch 1/300" in seen and "epoch 300/300" not in seen, seen
+    assert f"epoch 1/{epochs}" in seen and f"epoch {epochs}/{epochs}" not in seen, seen
     assert not (d / "data/model/model.npz").exists()
 
     sh(d, *dvc, "repro", env=env)
