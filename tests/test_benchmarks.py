@@ -62,3 +62,32 @@ def test_startup_benchmark_loads_every_loop_from_a_filled_cache():
     assert cells["empty"][2:] == ["0", "5"]  # ReLU forward and backward, column sums, row max, Adam
     assert cells["filled"][2:] == ["5", "0"]
     assert float(cells["filled"][0]) > 0 and float(cells["empty"][0]) > 0
+
+
+class ScriptedWorker:
+    """Stands in for a modes.py worker process: replies from a script, records the requests."""
+
+    def __init__(self, block_reply, probes=()):
+        self.block_reply, self.probes, self.requests = block_reply, list(probes), []
+
+    def ask(self, request):
+        self.requests.append(request)
+        return {"speedup": self.probes.pop(0)} if request == "probe" else self.block_reply
+
+
+def test_modes_benchmark_keeps_only_pairs_whose_probes_agree():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from modes import alternate
+    finally:
+        sys.path.pop(0)
+    # fast, fast (kept), slow (dropped: fast before it), slow (kept), fast (dropped)
+    ours = ScriptedWorker({"fb": 0.002, "update": 0.001, "one_thread": 0.004},
+                          probes=[2.0, 1.99, 1.6, 1.62, 2.01])
+    theirs = ScriptedWorker({"step": 0.005})
+    rounds = iter([True] * 4 + [False])
+    pairs, dropped = alternate(ours, theirs, lambda: next(rounds))
+    assert dropped == 2
+    assert [len(pairs["fast"]), len(pairs["slow"])] == [1, 1]
+    assert pairs["slow"][0] == {"fb": 0.002, "update": 0.001, "one_thread": 0.004, "torch": 0.005}
+    assert ours.requests == ["probe"] + ["block", "probe"] * 4 and theirs.requests == ["block"] * 4

@@ -1,0 +1,196 @@
+"""Training steps of this trainer and PyTorch, sorted by the machine's speed mode.
+
+Some VMs switch, for seconds to minutes, between two modes: in one, two BLAS threads run a
+large sgemm 2.0x as fast as one; in the other ~1.6x, and a training step on two threads takes
+about twice as long (benchmarks/README.md, "Modes of the AMD EPYC machine of 2026-12-01").
+Epoch-level ratios from such a machine mix the modes. This script compares like with like:
+two worker processes, one stepping this trainer and one PyTorch (each in its own process, so
+that neither's idle threads spin beside the other's steps), take turns running blocks of
+training steps of the same net; before and after each pair of blocks the numpy worker probes
+the mode (2-thread over 1-thread sgemm speed), and a pair counts only when both probes agree.
+Per mode it prints median milliseconds per step: this trainer's forward+backward and optimizer
+update on 2 threads, its whole step on 1 thread, PyTorch's on 2 threads, and the ratio of the
+2-thread steps (median of the pairs' ratios). Synthetic inputs: a step's time does not depend
+on the pixel values.
+
+    .venv/bin/python benchmarks/modes.py [--seconds 300] [--hidden 512 256] [--batch 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+# 2-thread/1-thread sgemm speed at or above which a probe says "fast": measured 1.83-2.10 in
+# the fast mode and 1.41-1.74 in the slow one on the EPYC machine of 2026-12-01.
+FAST_MODE_MIN_SPEEDUP = 1.8
+
+
+def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
+
+    rng = np.random.default_rng(0)
+    architecture = Architecture(hidden=tuple(hidden))
+    model = build_mlp(architecture, init_weights(architecture, "he", rng))
+    flat = model.flatten_parameters()
+    optimizer = make_optimizer("adam")
+    x = rng.standard_normal((batch, 784), dtype=np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    square = rng.random((1024, 1024), dtype=np.float32)
+
+    def gflops(threads: int) -> float:
+        with threadpool_limits(threads):
+            square @ square
+            start = time.perf_counter()
+            for _ in range(4):
+                square @ square
+            return 4 * 2 * 1024 ** 3 / (time.perf_counter() - start) / 1e9
+
+    def block(threads: int) -> tuple[float, float]:
+        forward_backward, update = [], []
+        with threadpool_limits(threads):
+            for _ in range(steps):
+                start = time.perf_counter()
+                model.loss_and_gradients(x, y)
+                middle = time.perf_counter()
+                optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
+                forward_backward.append(middle - start)
+                update.append(time.perf_counter() - middle)
+        return statistics.median(forward_backward), statistics.median(update)
+
+    block(2), block(1)  # compiles the update loop, allocates the buffers
+    for request in sys.stdin:
+        if request.strip() == "probe":
+            reply = {"speedup": gflops(2) / gflops(1)}
+        else:
+            two, one = block(2), block(1)
+            reply = {"fb": two[0], "update": two[1], "one_thread": sum(one)}
+        print(json.dumps(reply), flush=True)
+
+
+def torch_worker(hidden: list[int], batch: int, steps: int) -> None:
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    widths = [784, *hidden, 10]
+    layers: list[torch.nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(widths) - 2 else [])
+    net = torch.nn.Sequential(*layers)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
+
+    def block() -> float:
+        seconds = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            seconds.append(time.perf_counter() - start)
+        return statistics.median(seconds)
+
+    block()
+    for _ in sys.stdin:
+        print(json.dumps({"step": block()}), flush=True)
+
+
+class Worker:
+    def __init__(self, kind: str, args: argparse.Namespace):
+        command = [sys.executable, __file__, "--worker", kind, "--batch", str(args.batch),
+                   "--steps", str(args.steps), "--hidden", *map(str, args.hidden)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+
+    def ask(self, request: str) -> dict:
+        self.process.stdin.write(request + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(f"error: a worker exited (code {self.process.wait()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def mode(speedup: float) -> str:
+    return "fast" if speedup >= FAST_MODE_MIN_SPEEDUP else "slow"
+
+
+def alternate(numpy_side, torch_side, keep_going: Callable[[], bool]
+              ) -> tuple[dict[str, list[dict]], int]:
+    """Pairs of blocks by mode, each between two probes that agree; and how many were dropped.
+
+    Each probe closes one pair and opens the next, so every block is bracketed by the probes
+    taken right before and right after it.
+    """
+    pairs: dict[str, list[dict]] = {"fast": [], "slow": []}
+    mixed = 0
+    before = mode(numpy_side.ask("probe")["speedup"])
+    while keep_going():
+        ours, theirs = numpy_side.ask("block"), torch_side.ask("block")
+        after = mode(numpy_side.ask("probe")["speedup"])
+        if before == after:
+            pairs[after].append({**ours, "torch": theirs["step"]})
+        else:
+            mixed += 1
+        before = after
+    return pairs, mixed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=300, help="how long to alternate")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per block")
+    parser.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        {"numpy": numpy_worker, "torch": torch_worker}[args.worker](args.hidden, args.batch,
+                                                                    args.steps)
+        return
+    try:
+        import torch  # noqa: F401  (only checks that the bench extra is there)
+    except ImportError:
+        parser.exit(2, "error: torch not installed; it is in the bench extra: "
+                       ".venv/bin/pip install -e '.[bench]'\n")
+    numpy_side, torch_side = Worker("numpy", args), Worker("torch", args)
+    deadline = time.monotonic() + args.seconds
+    pairs, mixed = alternate(numpy_side, torch_side, lambda: time.monotonic() < deadline)
+    numpy_side.close(), torch_side.close()
+    net = "-".join(map(str, [784, *args.hidden, 10]))
+    print(f"{net}, batch {args.batch}, Adam; {args.steps} steps per block; mode probe: 2-thread "
+          f"over 1-thread sgemm 1024^3, fast if >= {FAST_MODE_MIN_SPEEDUP}; {mixed} pairs "
+          "dropped whose probes disagreed\n")
+    print("| mode | pairs | numpy fwd+bwd ms | numpy update ms | numpy step ms | "
+          "numpy 1-thread step ms | torch step ms | numpy/torch |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, rows in pairs.items():
+        if not rows:
+            print(f"| {name} | 0 | | | | | | |")
+            continue
+        med = {k: statistics.median(r[k] for r in rows) * 1e3
+               for k in ("fb", "update", "one_thread", "torch")}
+        ratios = [(r["fb"] + r["update"]) / r["torch"] for r in rows]
+        print(f"| {name} | {len(rows)} | {med['fb']:.2f} | {med['update']:.2f} | "
+              f"{statistics.median(r['fb'] + r['update'] for r in rows) * 1e3:.2f} | "
+              f"{med['one_thread']:.2f} | {med['torch']:.2f} | "
+              f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
+
+
+if __name__ == "__main__":
+    main()
