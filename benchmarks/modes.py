@@ -10,10 +10,13 @@ training steps of the same net; before and after each pair of blocks the numpy w
 the mode (2-thread over 1-thread sgemm speed), and a pair counts only when both probes agree.
 Per mode it prints median milliseconds per step: this trainer's forward+backward and optimizer
 update on 2 threads, its whole step on 1 thread, PyTorch's on 2 threads, and the ratio of the
-2-thread steps (median of the pairs' ratios). Synthetic inputs: a step's time does not depend
-on the pixel values.
+2-thread steps (median of the pairs' ratios). Each block is the first steps of a training run:
+from the same initial weights and a fresh Adam, on the next batches of the shuffled training
+set.
 
     .venv/bin/python benchmarks/modes.py [--seconds 300] [--hidden 512 256] [--batch 128]
+
+Needs the prepared data (`make repro`) and the bench extra (torch).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -31,20 +35,38 @@ import numpy as np
 # 2-thread/1-thread sgemm speed at or above which a probe says "fast": measured 1.83-2.10 in
 # the fast mode and 1.41-1.74 in the slow one on the EPYC machine of 2026-12-01.
 FAST_MODE_MIN_SPEEDUP = 1.8
+DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
+
+
+def shuffled_batches(batch: int):
+    """Endless (images, labels) batches of the prepared training set, in one seeded order.
+
+    Every block starts again from the initial weights: a net trained on and on would fit what
+    it sees (on one fixed batch the loss was ~1e-7 within 60 steps), and such steps are not
+    the ones a training run takes.
+    """
+    from mnist_mlp.splits import load_split
+
+    train = load_split(DATA / "train.npz")
+    order = np.random.default_rng(0).permutation(len(train.x))
+    x, y = train.x[order], train.y[order]  # one copy, so every batch is a contiguous view
+    while True:
+        for start in range(0, len(x) - batch + 1, batch):
+            yield x[start:start + batch], y[start:start + batch]
 
 
 def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     from threadpoolctl import threadpool_limits
 
     from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
+    from mnist_mlp.splits import one_hot
 
     rng = np.random.default_rng(0)
     architecture = Architecture(hidden=tuple(hidden))
     model = build_mlp(architecture, init_weights(architecture, "he", rng))
     flat = model.flatten_parameters()
-    optimizer = make_optimizer("adam")
-    x = rng.standard_normal((batch, 784), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    initial = [p.copy() for p in flat.params]
+    batches = shuffled_batches(batch)
     square = rng.random((1024, 1024), dtype=np.float32)
 
     def gflops(threads: int) -> float:
@@ -56,11 +78,15 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
             return 4 * 2 * 1024 ** 3 / (time.perf_counter() - start) / 1e9
 
     def block(threads: int) -> tuple[float, float]:
+        for param, value in zip(flat.params, initial):
+            np.copyto(param, value)
+        optimizer = make_optimizer("adam")
+        data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
         forward_backward, update = [], []
         with threadpool_limits(threads):
-            for _ in range(steps):
+            for x, targets in data:
                 start = time.perf_counter()
-                model.loss_and_gradients(x, y)
+                model.loss_and_gradients(x, targets)
                 middle = time.perf_counter()
                 optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
                 forward_backward.append(middle - start)
@@ -87,12 +113,16 @@ def torch_worker(hidden: list[int], batch: int, steps: int) -> None:
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(widths) - 2 else [])
     net = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    x, y = torch.randn(batch, 784), torch.randint(0, 10, (batch,))
+    initial = {name: value.clone() for name, value in net.state_dict().items()}
+    batches = shuffled_batches(batch)
 
     def block() -> float:
+        net.load_state_dict(initial)
+        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+        data = [(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)))
+                for x, y in (next(batches) for _ in range(steps))]
         seconds = []
-        for _ in range(steps):
+        for x, y in data:
             start = time.perf_counter()
             loss = torch.nn.functional.cross_entropy(net(x), y)
             optimizer.zero_grad(set_to_none=True)
