@@ -198,10 +198,13 @@ def main() -> None:
     except ImportError:
         parser.exit(2, "error: torch not installed; it is in the bench extra: "
                        ".venv/bin/pip install -e '.[bench]'\n")
+    if not (DATA / "train.npz").is_file():
+        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
     numpy_side, torch_side = Worker("numpy", args), Worker("torch", args)
     deadline = time.monotonic() + args.seconds
     pairs, mixed = alternate(numpy_side, torch_side, lambda: time.monotonic() < deadline)
-    numpy_side.close(), torch_side.close()
+    numpy_side.close()
+    torch_side.close()
     net = "-".join(map(str, [784, *args.hidden, 10]))
     print(f"{net}, batch {args.batch}, Adam; {args.steps} steps per block; mode probe: 2-thread "
           f"over 1-thread sgemm 1024^3, fast if >= {FAST_MODE_MIN_SPEEDUP}; {mixed} pairs "
