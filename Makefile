@@ -11,7 +11,7 @@ repro: $(STAMP)
 	$(VENV)/bin/dvc repro
 
 # Two workers, one per core: much of the suite runs on one core (pip, git, DVC's start-up),
-# so two test files at a time use both (8.1 min -> 2m43s-5m22s of pytest in clean-clone CI
+# so two test files at a time use both (8.1 min -> 2m35s-5m22s of pytest in clean-clone CI
 # on a 2-core machine); --dist loadfile keeps each module's shared fixtures on one worker.
 # Starting the slow full-pipeline file first instead of xdist's order made it slower (6.5 min
 # against 5.1-5.4 on 2026-12-01): its training then shares the two cores with the other
