@@ -93,6 +93,20 @@ def run_numpy(params: Params, data) -> tuple[list[float], float]:
     return [row["seconds"] for row in result.history][1:], accuracy
 
 
+def torch_mlp(hidden, activation: str = "relu"):
+    """784-hidden-10 as ``nn.Sequential``: Linear layers with the activation between them."""
+    import torch
+
+    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
+    widths = [784, *hidden, 10]
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(widths) - 2:
+            layers.append(act())
+    return torch.nn.Sequential(*layers)
+
+
 def run_torch(params: Params, data) -> tuple[list[float], float]:
     import torch
 
@@ -100,14 +114,7 @@ def run_torch(params: Params, data) -> tuple[list[float], float]:
     torch.set_num_threads(params.train.threads)
     tr, _, te = data
     m, t = params.model, params.train
-    widths = [784, *m.hidden, 10]
-    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[m.activation]
-    layers = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(act())
-    net = torch.nn.Sequential(*layers)
+    net = torch_mlp(m.hidden, m.activation)
     opt = (torch.optim.Adam(net.parameters(), lr=t.lr) if t.optimizer == "adam"
            else torch.optim.SGD(net.parameters(), lr=t.lr))
     x, y = torch.from_numpy(tr.x), torch.from_numpy(tr.y.astype(np.int64))

@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from frameworks import sgemm_ceiling, torch_mlp
 
-# 2-thread/1-thread sgemm speed at or above which a probe says "fast": measured 1.83-2.10 in
-# the fast mode and 1.41-1.74 in the slow one on the EPYC machine of 2026-12-01.
+# 2-thread/1-thread sgemm speed (best of 4 products, 1024^3) at or above which a probe says
+# "fast": 1.91-2.05 in the fast mode and 1.63-1.68 in the slow one, 166 probes over 60 s on the
+# EPYC machine of 2026-12-01 (an average of 4 products gave 1.83-2.10 and 1.41-1.74).
 FAST_MODE_MIN_SPEEDUP = 1.8
 DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 
@@ -67,15 +69,6 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     flat = model.flatten_parameters()
     initial = [p.copy() for p in flat.params]
     batches = shuffled_batches(batch)
-    square = rng.random((1024, 1024), dtype=np.float32)
-
-    def gflops(threads: int) -> float:
-        with threadpool_limits(threads):
-            square @ square
-            start = time.perf_counter()
-            for _ in range(4):
-                square @ square
-            return 4 * 2 * 1024 ** 3 / (time.perf_counter() - start) / 1e9
 
     def block(threads: int) -> tuple[float, float]:
         for param, value in zip(flat.params, initial):
@@ -96,7 +89,8 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     block(2), block(1)  # compiles the update loop, allocates the buffers
     for request in sys.stdin:
         if request.strip() == "probe":
-            reply = {"speedup": gflops(2) / gflops(1)}
+            reply = {"speedup": sgemm_ceiling(2, size=1024, repeats=4)
+                     / sgemm_ceiling(1, size=1024, repeats=4)}
         else:
             two, one = block(2), block(1)
             reply = {"fb": two[0], "update": two[1], "one_thread": sum(one)}
@@ -108,11 +102,7 @@ def torch_worker(hidden: list[int], batch: int, steps: int) -> None:
 
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    widths = [784, *hidden, 10]
-    layers: list[torch.nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(widths) - 2 else [])
-    net = torch.nn.Sequential(*layers)
+    net = torch_mlp(hidden)
     initial = {name: value.clone() for name, value in net.state_dict().items()}
     batches = shuffled_batches(batch)
 
