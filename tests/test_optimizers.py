@@ -7,7 +7,7 @@ import pytest
 
 from mnist_mlp.nn import Schedule, make_optimizer
 from mnist_mlp.nn import compiled
-from mnist_mlp.nn.optimizers import Adam, Momentum, RMSprop, SGD
+from mnist_mlp.nn.optimizers import CACHE_LINE, Adam, LineClaims, Momentum, RMSprop, SGD
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
 
@@ -113,23 +113,59 @@ def test_compiled_loop_gives_the_numpy_passes_bits(name, dtype):
     """The fused update (one compiled loop) against the reference (NumPy passes): the same
     bits after many steps, for matrices and vectors, with both kinds of weight decay, on
     gradients spanning nine orders of magnitude and exact zeros, where any change in the order
-    or precision of the arithmetic would show."""
+    or precision of the arithmetic would show; with the parameters' cache lines claimed
+    before each update, never, or as timing chooses."""
     rng = np.random.default_rng(1)
     shapes = [(7, 5), (5,), (3, 4)]
     start = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
-    params = {fused: [p.copy() for p in start] for fused in (True, False)}
-    opts = {fused: make_optimizer(name, l2=1e-3, weight_decay=1e-2) for fused in (True, False)}
-    opts[False].fused = False
+    ways = ("passes", "claiming", "never claiming", "chosen")
+    params = {way: [p.copy() for p in start] for way in ways}
+    opts = {way: make_optimizer(name, l2=1e-3, weight_decay=1e-2) for way in ways}
+    opts["passes"].fused = False
+    opts["claiming"].claim_lines, opts["never claiming"].claim_lines = True, False
     for step in range(50):
         grads = [(rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 3, shape)).astype(dtype)
                  for shape in shapes]
         grads[0][0] = 0
-        for fused, opt in opts.items():
-            opt.step(params[fused], [g.copy() for g in grads], lr=0.01 * (1 + step % 3))
-    for fused_param, reference in zip(params[True], params[False]):
-        assert fused_param.dtype == dtype
-        np.testing.assert_array_equal(fused_param, reference)
-    assert not np.array_equal(params[True][0], start[0])
+        for way, opt in opts.items():
+            opt.step(params[way], [g.copy() for g in grads], lr=0.01 * (1 + step % 3))
+    for way in ways[1:]:
+        for fused_param, reference in zip(params[way], params["passes"]):
+            assert fused_param.dtype == dtype
+            np.testing.assert_array_equal(fused_param, reference)
+    assert not np.array_equal(params["passes"][0], start[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_claiming_cache_lines_leaves_every_value_as_it_was(dtype):
+    info = np.finfo(dtype)
+    special = [-0.0, 0.0, np.inf, -np.inf, np.nan, info.smallest_subnormal, info.max, -1.5]
+    values = np.resize(np.array(special, dtype), 37)  # not a whole number of lines
+    claimed = values.copy()
+    stride = max(1, CACHE_LINE // claimed.itemsize)
+    compiled.kernels().claim_lines(claimed, stride, claimed.dtype.type(1))
+    assert claimed.tobytes() == values.tobytes()
+
+
+def test_line_claims_try_both_ways_then_take_the_faster_and_retry_the_other():
+    claims = LineClaims()
+    seconds = {False: 1.4e-3, True: 0.6e-3}  # the slow mode: claiming pays
+    chosen = []
+    for _ in range(40):
+        claim = claims.choose()
+        chosen.append(claim)
+        claims.record(claim, seconds[claim])
+    assert chosen[:2] == [False, True]
+    retries = [step for step, claim in enumerate(chosen, 1) if not claim and step > 1]
+    assert retries == [16, 32]  # every RETRY_EVERY-th step the other way
+    seconds = {False: 0.2e-3, True: 0.25e-3}  # the mode changes: now claiming costs
+    for _ in range(60):
+        claim = claims.choose()
+        chosen.append(claim)
+        claims.record(claim, seconds[claim])
+    assert chosen[-16:].count(True) == 1  # back to not claiming, retrying the other way
+    # within three retries of the change, once the median of the last five has moved
+    assert sum(chosen[40:]) < 3 * LineClaims.RETRY_EVERY
 
 
 def test_non_contiguous_parameters_take_the_numpy_passes():

@@ -11,6 +11,9 @@ arrive in the arrays' dtype, so float32 stays float32. The results are therefore
   (layers.py, losses.py): NumPy makes two passes for the ReLU and its mask, and reduces
   short rows or columns at a fraction of the memory's speed (benchmarks/README.md).
 
+``claim_lines`` replaces no NumPy code: it changes no value and only decides which core holds
+the parameters' cache lines when an update starts (optimizers.py, ``LineClaims``).
+
 Arrays are C-contiguous, all of one dtype, 1-D unless said otherwise; ``error_model="numpy"``
 makes a division by zero give inf or nan, as NumPy does, instead of raising.
 
@@ -72,6 +75,15 @@ def adam(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_
         m[i] = m_i
         v[i] = v_i
         param[i] = param[i] * keep - (m_i / (np.sqrt(v_i) + eps_hat)) * step_size
+
+
+@_compile
+def claim_lines(array, stride, one):
+    """Store every ``stride``-th element back, times ``one``: 1, which leaves every float as
+    it was, but the compiler cannot drop the store as writing back what it read. So this
+    core holds each cache line for writing before an update writes it (optimizers.py)."""
+    for i in range(0, array.shape[0], stride):
+        array[i] = array[i] * one
 
 
 @_compile

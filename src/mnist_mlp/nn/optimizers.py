@@ -8,16 +8,60 @@ parameter's shape and dtype, so updates allocate nothing: every operation writes
 
 Each optimizer's ``_update`` is the reference: NumPy passes over whole arrays. ``_update_fused``
 does the same arithmetic as one compiled loop (kernels.py), with the same bits; ``step`` takes
-it whenever ``fused`` is on and the arrays allow it (one dtype, C-contiguous).
+it whenever ``fused`` is on and the arrays allow it (one dtype, C-contiguous). Before a fused
+update ``step`` may first claim the parameters' cache lines (``LineClaims``): that changes no
+value, only how long the update takes on some machines.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from collections import deque
 
 import numpy as np
 
 from .compiled import fusable, kernels as compiled_kernels
+
+
+CACHE_LINE = 64  # bytes, on x86-64 and most ARM cores
+
+
+class LineClaims:
+    """Whether to store one value per cache line back into the parameters before an update
+    (kernels.claim_lines), chosen step by step from how long the update took each way.
+
+    On some VMs, for spans of seconds to minutes, a core's first write to a cache line that
+    the other core has read is slow, and the parameters are such lines: both BLAS threads read
+    them in the forward and backward passes. A compiled update then stalls on those writes:
+    over the default net, after a 2-thread backward pass, Adam took 1.45 ms where it takes 0.19
+    in the machine's other mode. Storing one value per line back first, in a loop that does
+    nothing else, took 0.34 ms, and the update after it 0.18 ms. Where such writes are not
+    slow, that loop costs 0.03-0.04 ms per update (benchmarks/slow_mode.py; benchmarks/README.md,
+    "Modes of the AMD EPYC machine of 2026-12-01"). The store changes no value, so choosing by
+    the clock cannot change a result: each way is tried once, then the way with the lower
+    median of its last ``WINDOW`` timings is taken, and every ``RETRY_EVERY``-th step the other
+    way, so that a change of the machine's mode is seen within a few dozen steps.
+    """
+
+    WINDOW = 5
+    RETRY_EVERY = 16
+
+    def __init__(self) -> None:
+        self._seconds = {False: deque(maxlen=self.WINDOW), True: deque(maxlen=self.WINDOW)}
+        self._steps = 0
+
+    def choose(self) -> bool:
+        self._steps += 1
+        for claim, seconds in self._seconds.items():
+            if not seconds:
+                return claim
+        faster = statistics.median(self._seconds[True]) < statistics.median(self._seconds[False])
+        return not faster if self._steps % self.RETRY_EVERY == 0 else faster
+
+    def record(self, claim: bool, seconds: float) -> None:
+        self._seconds[claim].append(seconds)
 
 
 class Optimizer:
@@ -26,8 +70,12 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         #: Update through the compiled loop when it can (same numbers; False: NumPy passes only).
         self.fused = fused
+        #: Claim the parameters' cache lines before a fused update: None chooses by timing
+        #: (``LineClaims``); True or False always or never (the same numbers either way).
+        self.claim_lines: bool | None = None
         self.steps = 0
         self._state: list[dict[str, np.ndarray]] | None = None
+        self._claims = LineClaims()
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float,
              decayed: list[bool] | None = None) -> None:
@@ -37,6 +85,9 @@ class Optimizer:
         if decayed is None:
             decayed = [p.ndim > 1 for p in params]
         kernels = compiled_kernels() if self.fused else None
+        claim = kernels is not None and (self._claims.choose() if self.claim_lines is None
+                                         else self.claim_lines)
+        start = time.perf_counter()
         for param, grad, state, decay in zip(params, grads, self._state, decayed):
             if self.weight_decay and decay:
                 # grad + decay * param, in a buffer of its own: the caller's gradient is kept.
@@ -47,10 +98,15 @@ class Optimizer:
                 # 1-D views (reshape of a C-contiguous array never copies), scalars in the
                 # arrays' dtype, as NumPy casts Python floats in the passes.
                 flat_state = {name: a.reshape(-1) for name, a in state.items()}
+                if claim:
+                    kernels.claim_lines(param.reshape(-1), max(1, CACHE_LINE // param.itemsize),
+                                        param.dtype.type(1))
                 self._update_fused(kernels, param.reshape(-1), grad.reshape(-1), flat_state,
                                    param.dtype.type, float(lr), decay)
             else:
                 self._update(param, grad, state, float(lr), decay)
+        if kernels is not None and self.claim_lines is None:
+            self._claims.record(claim, time.perf_counter() - start)
 
     def _buffers(self, param: np.ndarray) -> dict[str, np.ndarray]:
         """Work arrays every optimizer gets, so no update allocates."""
