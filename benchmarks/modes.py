@@ -89,8 +89,7 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     block(2), block(1)  # compiles the update loop, allocates the buffers
     for request in sys.stdin:
         if request.strip() == "probe":
-            reply = {"speedup": sgemm_ceiling(2, size=1024, repeats=4)
-                     / sgemm_ceiling(1, size=1024, repeats=4)}
+            reply = {"speedup": sgemm_speedup()}
         else:
             two, one = block(2), block(1)
             reply = {"fb": two[0], "update": two[1], "one_thread": sum(one)}
@@ -144,6 +143,11 @@ class Worker:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait()
+
+
+def sgemm_speedup() -> float:
+    """The mode probe: how many times as fast 2 threads run a 1024^3 sgemm as 1 thread."""
+    return sgemm_ceiling(2, size=1024, repeats=4) / sgemm_ceiling(1, size=1024, repeats=4)
 
 
 def mode(speedup: float) -> str:

@@ -59,8 +59,9 @@ def test_startup_benchmark_loads_every_loop_from_a_filled_cache():
     assert done.returncode == 0, done.stderr
     rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
     cells = {row[0].strip(): [cell.strip() for cell in row[1:]] for row in rows[1:]}
-    assert cells["empty"][2:] == ["0", "5"]  # ReLU forward and backward, column sums, row max, Adam
-    assert cells["filled"][2:] == ["5", "0"]
+    # ReLU forward and backward, column sums, row max, Adam, claiming the parameters' lines
+    assert cells["empty"][2:] == ["0", "6"]
+    assert cells["filled"][2:] == ["6", "0"]
     assert float(cells["filled"][0]) > 0 and float(cells["empty"][0]) > 0
 
 
@@ -91,3 +92,33 @@ def test_modes_benchmark_keeps_only_pairs_whose_probes_agree():
     assert [len(pairs["fast"]), len(pairs["slow"])] == [1, 1]
     assert pairs["slow"][0] == {"fb": 0.002, "update": 0.001, "one_thread": 0.004, "torch": 0.005}
     assert ours.requests == ["probe"] + ["block", "probe"] * 4 and theirs.requests == ["block"] * 4
+
+
+def test_slow_mode_touches_time_every_access_and_leave_training_unchanged():
+    import numpy as np
+
+    from mnist_mlp.nn import Architecture, build_mlp, init_weights
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from slow_mode import run_block, touches
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(0)
+    architecture = Architecture(hidden=(32, 16))
+    model = build_mlp(architecture, init_weights(architecture, "he", rng))
+    flat = model.flatten_parameters()
+    initial = [p.copy() for p in flat.params]
+    batches = [(rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8))
+               for _ in range(14)]
+
+    run_block(model, flat, initial, iter(batches), 14, {"none": lambda: None})
+    untouched = [p.copy() for p in flat.params]
+    touch = touches(flat.params[0], flat.grads[0])
+    seconds = run_block(model, flat, initial, iter(batches), 14, touch)
+
+    assert all(np.array_equal(a, b) for a, b in zip(flat.params, untouched))
+    assert not np.array_equal(untouched[0], initial[0])  # the block did train
+    assert set(seconds) == set(touch) and len(touch) == 7
+    assert all(len(times) == 2 for touch_times, update_times in seconds.values()
+               for times in (touch_times, update_times))
