@@ -20,7 +20,8 @@ makes a division by zero give inf or nan, as NumPy does, instead of raising.
 The machine code is cached on disk (numba's ``cache=True``: ``__pycache__`` beside this file,
 else numba's user cache directory, or ``NUMBA_CACHE_DIR``), keyed by this file and the CPU:
 a default training process's first step, numba's import included, took ~1.9 s compiling its
-five loops and ~0.9 s loading them (benchmarks/startup.py).
+five loops and ~0.9 s loading them on the first EPYC machine, before ``claim_lines`` made six
+(benchmarks/startup.py).
 """
 
 from __future__ import annotations
