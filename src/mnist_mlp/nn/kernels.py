@@ -80,9 +80,10 @@ def adam(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_
 
 @_compile
 def claim_lines(array, stride, one):
-    """Store every ``stride``-th element back, times ``one``: 1, which leaves every float as
-    it was, but the compiler cannot drop the store as writing back what it read. So this
-    core holds each cache line for writing before an update writes it (optimizers.py)."""
+    """Store every ``stride``-th element back, times ``one``: 1, which leaves every number,
+    infinity and quiet NaN as it was (a signalling NaN, which arithmetic never makes, would
+    come back quiet), but the compiler cannot drop the store as writing back what it read.
+    So this core holds each cache line for writing before an update writes it."""
     for i in range(0, array.shape[0], stride):
         array[i] = array[i] * one
 
