@@ -38,22 +38,19 @@ from modes import DATA, mode, sgemm_speedup, shuffled_batches
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights, make_optimizer
-from mnist_mlp.nn.optimizers import CACHE_LINE
 from mnist_mlp.splits import one_hot
 
 
 def touches(weights: np.ndarray, weight_grads: np.ndarray) -> dict[str, Callable[[], object]]:
     """The touches, each a pass over one whole array of the size of the net's weights."""
     private = np.ones_like(weights)
-    kernels = compiled.kernels()
     return {
         "none": lambda: None,
         "read gradients": weight_grads.sum,
         "write gradients": lambda: np.multiply(weight_grads, 1, out=weight_grads),
         "read parameters": weights.sum,
         "write parameters": lambda: np.multiply(weights, 1, out=weights),
-        "claim the parameters' lines": lambda: kernels.claim_lines(
-            weights, CACHE_LINE // weights.itemsize, weights.dtype.type(1)),
+        "claim the parameters' lines": lambda: compiled.claim_cache_lines(weights),
         "write a private array": lambda: np.multiply(private, 1, out=private),
     }
 
@@ -111,7 +108,8 @@ def main() -> None:
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         blocks = {}
-        for name, kind_touch, claim in kinds[rounds % 4:] + kinds[:rounds % 4]:
+        turn = rounds % len(kinds)
+        for name, kind_touch, claim in kinds[turn:] + kinds[:turn]:
             blocks[name] = run_block(model, flat, initial, batches, args.steps, kind_touch, claim)
         rounds += 1
         after = mode(sgemm_speedup())
@@ -126,7 +124,7 @@ def main() -> None:
           "Adam's update after it ms |")
     print("|---|---|---|---|---|")
     for name, rounds_kept in kept.items():
-        for touch_name in touch if rounds_kept else ():
+        for touch_name in touch if rounds_kept else ():  # a mode never seen has no rows
             touch_ms, update_ms = (median_ms(r["touches"][touch_name][i] for r in rounds_kept)
                                    for i in (0, 1))
             print(f"| {name} | {len(rounds_kept)} | {touch_name} | {touch_ms:.3f} | "

@@ -7,7 +7,7 @@ import pytest
 
 from mnist_mlp.nn import Schedule, make_optimizer
 from mnist_mlp.nn import compiled
-from mnist_mlp.nn.optimizers import CACHE_LINE, Adam, LineClaims, Momentum, RMSprop, SGD
+from mnist_mlp.nn.optimizers import Adam, LineClaims, Momentum, RMSprop, SGD
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
 
@@ -142,8 +142,7 @@ def test_claiming_cache_lines_leaves_every_value_as_it_was(dtype):
     special = [-0.0, 0.0, np.inf, -np.inf, np.nan, info.smallest_subnormal, info.max, -1.5]
     values = np.resize(np.array(special, dtype), 37)  # not a whole number of lines
     claimed = values.copy()
-    stride = max(1, CACHE_LINE // claimed.itemsize)
-    compiled.kernels().claim_lines(claimed, stride, claimed.dtype.type(1))
+    compiled.claim_cache_lines(claimed)
     assert claimed.tobytes() == values.tobytes()
 
 

@@ -24,3 +24,12 @@ def fusable(*arrays: np.ndarray) -> bool:
     dtype = arrays[0].dtype
     return (dtype in (np.float32, np.float64)
             and all(a.dtype == dtype and a.flags.c_contiguous for a in arrays))
+
+
+CACHE_LINE = 64  # bytes, on x86-64 and most ARM cores
+
+
+def claim_cache_lines(array: np.ndarray) -> None:
+    """Store one value per cache line of a fusable array back unchanged (kernels.claim_lines),
+    so this core holds its lines for writing; see optimizers.LineClaims for when that pays."""
+    kernels().claim_lines(array.reshape(-1), CACHE_LINE // array.itemsize, array.dtype.type(1))

@@ -22,10 +22,7 @@ from collections import deque
 
 import numpy as np
 
-from .compiled import fusable, kernels as compiled_kernels
-
-
-CACHE_LINE = 64  # bytes, on x86-64 and most ARM cores
+from .compiled import claim_cache_lines, fusable, kernels as compiled_kernels
 
 
 class LineClaims:
@@ -99,8 +96,7 @@ class Optimizer:
                 # arrays' dtype, as NumPy casts Python floats in the passes.
                 flat_state = {name: a.reshape(-1) for name, a in state.items()}
                 if claim:
-                    kernels.claim_lines(param.reshape(-1), max(1, CACHE_LINE // param.itemsize),
-                                        param.dtype.type(1))
+                    claim_cache_lines(param)
                 self._update_fused(kernels, param.reshape(-1), grad.reshape(-1), flat_state,
                                    param.dtype.type, float(lr), decay)
             else:
