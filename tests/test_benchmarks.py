@@ -122,3 +122,26 @@ def test_slow_mode_touches_time_every_access_and_leave_training_unchanged():
     assert set(seconds) == set(touch) and len(touch) == 7
     assert all(len(times) == 2 for touch_times, update_times in seconds.values()
                for times in (touch_times, update_times))
+
+
+def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from mnist_mlp.splits import one_hot
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from subnormals import train_epochs
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(0)
+    train = SimpleNamespace(x=rng.random((512, 784), dtype=np.float32))
+    targets = one_hot(rng.integers(0, 10, 512))
+    flushed, flushed_params = train_epochs(train, targets, 2, "adam", flush=True)
+    kept, kept_params = train_epochs(train, targets, 2, "adam", flush=False)
+    assert len(flushed) == len(kept) == 2
+    assert all(row["seconds"] > 0 and row["update_ms"] > 0 for row in flushed + kept)
+    assert all(row["subnormal"] == 0 for row in flushed)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(flushed_params, kept_params))

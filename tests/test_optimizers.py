@@ -7,7 +7,8 @@ import pytest
 
 from mnist_mlp.nn import Schedule, make_optimizer
 from mnist_mlp.nn import compiled
-from mnist_mlp.nn.optimizers import Adam, LineClaims, Momentum, RMSprop, SGD
+from mnist_mlp.nn.optimizers import (Adam, LineClaims, Momentum, RMSprop, SGD,
+                                      zero_subnormals)
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
 
@@ -134,6 +135,53 @@ def test_compiled_loop_gives_the_numpy_passes_bits(name, dtype):
             assert fused_param.dtype == dtype
             np.testing.assert_array_equal(fused_param, reference)
     assert not np.array_equal(params["passes"][0], start[0])
+
+
+def moments(optimizer) -> list[np.ndarray]:
+    return [a for state in optimizer._state for name, a in state.items()
+            if name not in ("scratch", "penalised_grad")]
+
+
+@pytest.mark.parametrize("flush", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "rmsprop", "adam", "adamw"])
+def test_moments_decaying_below_the_smallest_normal_float_become_zeros(name, dtype, flush):
+    """Gradients from the smallest normal float up to ~1e5 times its square root, then none:
+    every moment decays geometrically. With ``flush_subnormals`` (the default) those that fall
+    below the smallest normal float are stored as zeros, without it they stay subnormal; either
+    way the compiled loop and the NumPy passes give the same bits, parameters and moments."""
+    tiny = np.finfo(dtype).tiny
+    rng = np.random.default_rng(2)
+    exponents = np.linspace(np.log10(tiny) + 0.5, np.log10(tiny) / 2 + 5, 60)
+    tiny_grads = (10.0 ** exponents * rng.choice([-1, 1], 60)).astype(dtype).reshape(6, 10)
+    start = rng.standard_normal((6, 10)).astype(dtype)
+    params = {way: [start.copy()] for way in ("passes", "fused")}
+    opts = {way: make_optimizer(name, weight_decay=1e-2) for way in params}
+    opts["passes"].fused = False
+    for opt in opts.values():
+        opt.flush_subnormals = flush
+    for step in range(300):
+        grad = tiny_grads if step < 3 else np.zeros_like(tiny_grads)
+        for way, opt in opts.items():
+            opt.step(params[way], [grad.copy()], lr=0.01)
+    np.testing.assert_array_equal(params["fused"][0], params["passes"][0])
+    for fused_moment, reference in zip(moments(opts["fused"]), moments(opts["passes"])):
+        assert fused_moment.tobytes() == reference.tobytes()
+    subnormal = [((m != 0) & (np.abs(m) < tiny)).any() for m in moments(opts["fused"])]
+    assert not any(subnormal) if flush else any(subnormal)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flushing_subnormals_keeps_signs_and_every_other_value(dtype):
+    info = np.finfo(dtype)
+    values = np.array([info.smallest_subnormal, -info.smallest_subnormal, info.tiny / 2,
+                       -info.tiny / 2, info.tiny, -info.tiny, 0.0, -0.0, 1.5, np.inf, -np.inf,
+                       np.nan], dtype)
+    flushed = values.copy()
+    zero_subnormals(flushed, np.empty_like(flushed))
+    expected = values.copy()
+    expected[:4] = [0.0, -0.0, 0.0, -0.0]
+    assert flushed.tobytes() == expected.tobytes()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

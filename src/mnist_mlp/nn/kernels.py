@@ -41,6 +41,13 @@ def _compile(function):
         return numba.njit(**_OPTIONS)(function)
 
 
+@numba.njit(inline="always", **_OPTIONS)
+def _flushed(x, tiny):
+    """x, or a zero of x's sign where x is below ``tiny`` in magnitude: the smallest normal
+    number (optimizers.py, ``zero_subnormals``, says why), or 0 to keep every x."""
+    return x * (tiny - tiny) if abs(x) < tiny else x
+
+
 @_compile
 def sgd(param, grad, lr):
     for i in range(param.shape[0]):
@@ -48,9 +55,10 @@ def sgd(param, grad, lr):
 
 
 @_compile
-def momentum(param, grad, velocity, mu, lr, nesterov):
+def momentum(param, grad, velocity, mu, lr, nesterov, tiny):
     for i in range(param.shape[0]):
         v = velocity[i] * mu + grad[i]
+        v = _flushed(v, tiny)
         velocity[i] = v
         if nesterov:
             param[i] -= (v * mu + grad[i]) * lr
@@ -59,20 +67,23 @@ def momentum(param, grad, velocity, mu, lr, nesterov):
 
 
 @_compile
-def rmsprop(param, grad, square_avg, rho, one_minus_rho, eps, lr):
+def rmsprop(param, grad, square_avg, rho, one_minus_rho, eps, lr, tiny):
     for i in range(param.shape[0]):
         s = square_avg[i] * rho + (grad[i] * grad[i]) * one_minus_rho
+        s = _flushed(s, tiny)
         square_avg[i] = s
         param[i] -= (grad[i] / (np.sqrt(s) + eps)) * lr
 
 
 @_compile
 def adam(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_hat, step_size,
-         keep):
+         keep, tiny):
     """``keep`` multiplies the parameter first (AdamW's decoupled decay; 1 is exact)."""
     for i in range(param.shape[0]):
         m_i = m[i] * beta1 + grad[i] * one_minus_beta1
         v_i = v[i] * beta2 + (grad[i] * grad[i]) * one_minus_beta2
+        m_i = _flushed(m_i, tiny)
+        v_i = _flushed(v_i, tiny)
         m[i] = m_i
         v[i] = v_i
         param[i] = param[i] * keep - (m_i / (np.sqrt(v_i) + eps_hat)) * step_size

@@ -1,0 +1,122 @@
+"""Training epochs with the optimizer's moments flushed to zero below the smallest normal float
+(the default) and kept subnormal, side by side, epoch by epoch.
+
+A moment whose gradients stop decays geometrically and passes through the subnormal floats;
+on some CPUs (Intel's) each arithmetic operation on or giving such a number takes a microcode
+assist (optimizers.py, ``zero_subnormals``). That shows only once training has run for a while,
+not in the first epochs that frameworks.py, modes.py and slow_mode.py time. This script trains
+the default net (784-512-256-10, ReLU, softmax cross-entropy, Adam at 1e-3, batch 128, plain
+one-hot targets, 2 threads) for ``--epochs`` epochs, once with ``flush_subnormals`` on and once
+off, from the same weights on the same batches, alternating the two ``--repeats`` times. Per
+epoch it prints the median over the repeats of: the epoch's seconds, its median milliseconds
+for the forward and backward passes and for the update, and the share of moments that were
+subnormal at the epoch's end without flushing. Last, whether the two runs' parameters have the
+same bits.
+
+    .venv/bin/python benchmarks/subnormals.py [--epochs 8] [--repeats 3] [--optimizer adam]
+
+Needs the prepared data (`make repro`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+from modes import DATA
+from threadpoolctl import threadpool_limits
+
+from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
+from mnist_mlp.splits import load_split, one_hot
+
+BATCH = 128
+
+
+def train_epochs(train, targets, epochs: int, optimizer_name: str, flush: bool
+                 ) -> tuple[list[dict], list[np.ndarray]]:
+    """Per epoch: seconds, median ms of forward+backward and of the update, subnormal share of
+    the moments at its end; and the final parameters."""
+    architecture = Architecture(hidden=(512, 256))
+    model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
+    flat = model.flatten_parameters()
+    optimizer = make_optimizer(optimizer_name)
+    optimizer.flush_subnormals = flush
+    order_rng = np.random.default_rng(1)
+    n = len(train.x)
+    x_batch = np.empty((BATCH, train.x.shape[1]), np.float32)
+    y_batch = np.empty((BATCH, targets.shape[1]), np.float32)
+    rows = []
+    with threadpool_limits(2):
+        for _ in range(epochs):
+            order = order_rng.permutation(n)
+            forward_backward, update = [], []
+            start = time.perf_counter()
+            for first in range(0, n - BATCH + 1, BATCH):
+                index = order[first:first + BATCH]
+                np.take(train.x, index, axis=0, out=x_batch, mode="clip")
+                np.take(targets, index, axis=0, out=y_batch, mode="clip")
+                step_start = time.perf_counter()
+                model.loss_and_gradients(x_batch, y_batch)
+                middle = time.perf_counter()
+                optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
+                forward_backward.append(middle - step_start)
+                update.append(time.perf_counter() - middle)
+            rows.append({"seconds": time.perf_counter() - start,
+                         "fb_ms": statistics.median(forward_backward) * 1e3,
+                         "update_ms": statistics.median(update) * 1e3,
+                         "subnormal": subnormal_share(optimizer)})
+    return rows, flat.params
+
+
+def subnormal_share(optimizer) -> float:
+    moments = [a for state in optimizer._state for name, a in state.items()
+               if name not in ("scratch", "penalised_grad")]
+    tiny = np.finfo(moments[0].dtype).tiny
+    count = sum(int(np.count_nonzero((m != 0) & (np.abs(m) < tiny))) for m in moments)
+    return count / sum(m.size for m in moments)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating pairs of runs")
+    parser.add_argument("--optimizer", default="adam",
+                        choices=["momentum", "nesterov", "rmsprop", "adam", "adamw"])
+    args = parser.parse_args()
+    if not (DATA / "train.npz").is_file():
+        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    train = load_split(DATA / "train.npz")
+    targets = one_hot(train.y)
+    runs: dict[bool, list[list[dict]]] = {True: [], False: []}
+    same_bits = []
+    train_epochs(train, targets, 1, args.optimizer, True)  # compiles the loops
+    for repeat in range(args.repeats):
+        params = {}
+        for flush in (True, False) if repeat % 2 == 0 else (False, True):
+            rows, params[flush] = train_epochs(train, targets, args.epochs, args.optimizer, flush)
+            runs[flush].append(rows)
+        same_bits.append(all(a.tobytes() == b.tobytes()
+                             for a, b in zip(params[True], params[False])))
+    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, {len(train.x)} rows; "
+          f"medians of {args.repeats} alternating pairs of runs\n")
+    print("| epoch | flushed: s | fwd+bwd ms | update ms | kept subnormal: s | fwd+bwd ms | "
+          "update ms | subnormal moments | epoch time, kept / flushed |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for epoch in range(args.epochs):
+        cells = []
+        for flush in (True, False):
+            per_run = [rows[epoch] for rows in runs[flush]]
+            cells += [f"{statistics.median(r[key] for r in per_run):.{digits}f}"
+                      for key, digits in (("seconds", 2), ("fb_ms", 3), ("update_ms", 3))]
+        share = statistics.median(rows[epoch]["subnormal"] for rows in runs[False])
+        ratio = statistics.median(kept[epoch]["seconds"] / flushed[epoch]["seconds"]
+                                  for kept, flushed in zip(runs[False], runs[True]))
+        print(f"| {epoch + 1} | " + " | ".join(cells) + f" | {100 * share:.2f}% | {ratio:.2f}x |")
+    print(f"\nfinal parameters, flushed and kept subnormal, the same bits: "
+          f"{sum(same_bits)} of {len(same_bits)} pairs")
+
+
+if __name__ == "__main__":
+    main()
