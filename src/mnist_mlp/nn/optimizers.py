@@ -72,7 +72,7 @@ def zero_subnormals(moment: np.ndarray, scratch: np.ndarray) -> None:
     to ~16,000 (its second) below the smallest normal float before it rounds to zero. Intel
     CPUs take a microcode assist of ~100 cycles or more for arithmetic on or giving such a
     number: on the Intel Xeon of 2026-12-01 the default run's Adam update grew from 0.37 ms
-    per step to 1.48 ms by epoch 8, when 2% of the first moments were subnormal, and its
+    per step to 1.48 ms by epoch 8, when 2-3% of the first moments were subnormal, and its
     epochs from 1.03 to 1.47 s (benchmarks/subnormals.py). Flushed, a moment is zero or
     normal. The parameters stay the same in practice: a subnormal moment moves a parameter by
     less than 1e-30, below the last bit of any parameter larger than ~1e-23.
