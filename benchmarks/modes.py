@@ -57,6 +57,17 @@ def shuffled_batches(batch: int):
             yield x[start:start + batch], y[start:start + batch]
 
 
+def timed_step(model, flat, optimizer, x: np.ndarray, targets: np.ndarray
+               ) -> tuple[float, float]:
+    """One training step at rate 1e-3: seconds of the forward and backward passes, and of the
+    optimizer's update (``flat``: the model's flattened parameters)."""
+    start = time.perf_counter()
+    model.loss_and_gradients(x, targets)
+    middle = time.perf_counter()
+    optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
+    return middle - start, time.perf_counter() - middle
+
+
 def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     from threadpoolctl import threadpool_limits
 
@@ -75,15 +86,9 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
             np.copyto(param, value)
         optimizer = make_optimizer("adam")
         data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
-        forward_backward, update = [], []
         with threadpool_limits(threads):
-            for x, targets in data:
-                start = time.perf_counter()
-                model.loss_and_gradients(x, targets)
-                middle = time.perf_counter()
-                optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
-                forward_backward.append(middle - start)
-                update.append(time.perf_counter() - middle)
+            forward_backward, update = zip(*(timed_step(model, flat, optimizer, x, targets)
+                                             for x, targets in data))
         return statistics.median(forward_backward), statistics.median(update)
 
     block(2), block(1)  # compiles the update loop, allocates the buffers

@@ -25,7 +25,7 @@ import statistics
 import time
 
 import numpy as np
-from modes import DATA
+from modes import DATA, timed_step
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
@@ -57,12 +57,9 @@ def train_epochs(train, targets, epochs: int, optimizer_name: str, flush: bool
                 index = order[first:first + BATCH]
                 np.take(train.x, index, axis=0, out=x_batch, mode="clip")
                 np.take(targets, index, axis=0, out=y_batch, mode="clip")
-                step_start = time.perf_counter()
-                model.loss_and_gradients(x_batch, y_batch)
-                middle = time.perf_counter()
-                optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
-                forward_backward.append(middle - step_start)
-                update.append(time.perf_counter() - middle)
+                seconds = timed_step(model, flat, optimizer, x_batch, y_batch)
+                forward_backward.append(seconds[0])
+                update.append(seconds[1])
             rows.append({"seconds": time.perf_counter() - start,
                          "fb_ms": statistics.median(forward_backward) * 1e3,
                          "update_ms": statistics.median(update) * 1e3,

@@ -1,10 +1,20 @@
 """The benchmark scripts that need nothing beyond the core dependencies still run."""
 
+import importlib
 import subprocess
 import sys
 
 from conftest import REPO
 from mnist_mlp.nn.layers import ACTIVATIONS
+
+
+def benchmark(name: str):
+    """A script of benchmarks/ as a module (they import each other by their plain names)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 def test_activation_benchmark_times_every_activation_against_relu():
@@ -18,11 +28,7 @@ def test_activation_benchmark_times_every_activation_against_relu():
 
 
 def test_framework_benchmark_says_when_the_environment_forces_a_blas_kernel(monkeypatch):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from frameworks import blas_description
-    finally:
-        sys.path.pop(0)
+    blas_description = benchmark("frameworks").blas_description
     monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
     monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
     assert "kernels" in blas_description() and "forced" not in blas_description()
@@ -99,11 +105,8 @@ def test_slow_mode_touches_time_every_access_and_leave_training_unchanged():
 
     from mnist_mlp.nn import Architecture, build_mlp, init_weights
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from slow_mode import run_block, touches
-    finally:
-        sys.path.pop(0)
+    slow_mode = benchmark("slow_mode")
+    run_block, touches = slow_mode.run_block, slow_mode.touches
     rng = np.random.default_rng(0)
     architecture = Architecture(hidden=(32, 16))
     model = build_mlp(architecture, init_weights(architecture, "he", rng))
@@ -131,11 +134,7 @@ def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing(
 
     from mnist_mlp.splits import one_hot
 
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        from subnormals import train_epochs
-    finally:
-        sys.path.pop(0)
+    train_epochs = benchmark("subnormals").train_epochs
     rng = np.random.default_rng(0)
     train = SimpleNamespace(x=rng.random((512, 784), dtype=np.float32))
     targets = one_hot(rng.integers(0, 10, 512))
