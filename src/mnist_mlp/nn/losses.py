@@ -61,7 +61,8 @@ class SoftmaxCrossEntropy:
 
 
 class SigmoidMSE:
-    """Independent sigmoid outputs with squared error: mean over the batch of ``sum_k (s_k - y_k)^2``.
+    """Independent sigmoid outputs with squared error: the mean over the batch of
+    ``sum_k (s_k - y_k)^2``.
 
     ``probabilities`` renormalises the sigmoids to sum to one, so evaluation metrics such as
     cross-entropy are defined for this output too.

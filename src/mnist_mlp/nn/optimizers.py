@@ -167,7 +167,8 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """Heavy-ball momentum, ``v = mu v + g; p -= lr v``; Nesterov looks ahead: ``p -= lr (g + mu v)``."""
+    """Heavy-ball momentum, ``v = mu v + g; p -= lr v``; Nesterov looks ahead:
+    ``p -= lr (g + mu v)``."""
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
                  fused: bool = True):
