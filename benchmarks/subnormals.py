@@ -68,8 +68,7 @@ def train_epochs(train, targets, epochs: int, optimizer_name: str, flush: bool
 
 
 def subnormal_share(optimizer) -> float:
-    moments = [a for state in optimizer._state for name, a in state.items()
-               if name not in ("scratch", "penalised_grad")]
+    moments = optimizer.moments()
     tiny = np.finfo(moments[0].dtype).tiny
     count = sum(int(np.count_nonzero((m != 0) & (np.abs(m) < tiny))) for m in moments)
     return count / sum(m.size for m in moments)

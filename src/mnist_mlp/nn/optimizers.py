@@ -84,6 +84,9 @@ def zero_subnormals(moment: np.ndarray, scratch: np.ndarray) -> None:
 
 
 class Optimizer:
+    #: Names of the per-parameter arrays an update carries from step to step, zeros at first.
+    MOMENTS: tuple[str, ...] = ()
+
     def __init__(self, weight_decay: float = 0.0, fused: bool = True) -> None:
         #: Coupled L2 penalty ``weight_decay/2 * ||W||^2`` added to the gradient of weight matrices.
         self.weight_decay = float(weight_decay)
@@ -103,7 +106,8 @@ class Optimizer:
              decayed: list[bool] | None = None) -> None:
         self.steps += 1
         if self._state is None:
-            self._state = [self._buffers(p) | self._init_state(p) for p in params]
+            self._state = [self._buffers(p) | {name: np.zeros_like(p) for name in self.MOMENTS}
+                           for p in params]
         if decayed is None:
             decayed = [p.ndim > 1 for p in params]
         kernels = compiled_kernels() if self.fused else None
@@ -136,8 +140,9 @@ class Optimizer:
             buffers["penalised_grad"] = np.empty_like(param)
         return buffers
 
-    def _init_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
-        return {}
+    def moments(self) -> list[np.ndarray]:
+        """Every parameter's ``MOMENTS`` arrays, in order (none before the first step)."""
+        return [state[name] for state in self._state or () for name in self.MOMENTS]
 
     def _flush(self, moment: np.ndarray, scratch: np.ndarray) -> None:
         if self.flush_subnormals:
@@ -170,14 +175,13 @@ class Momentum(Optimizer):
     """Heavy-ball momentum, ``v = mu v + g; p -= lr v``; Nesterov looks ahead:
     ``p -= lr (g + mu v)``."""
 
+    MOMENTS = ("velocity",)
+
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 0.0,
                  fused: bool = True):
         super().__init__(weight_decay, fused)
         self.momentum = float(momentum)
         self.nesterov = nesterov
-
-    def _init_state(self, param):
-        return {"velocity": np.zeros_like(param)}
 
     def _update(self, param, grad, state, lr, decayed):
         v, scratch = state["velocity"], state["scratch"]
@@ -200,13 +204,12 @@ class Momentum(Optimizer):
 class RMSprop(Optimizer):
     """``s = rho s + (1 - rho) g^2; p -= lr g / (sqrt(s) + eps)``."""
 
+    MOMENTS = ("square_avg",)
+
     def __init__(self, rho: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0,
                  fused: bool = True):
         super().__init__(weight_decay, fused)
         self.rho, self.eps = float(rho), float(eps)
-
-    def _init_state(self, param):
-        return {"square_avg": np.zeros_like(param)}
 
     def _update(self, param, grad, state, lr, decayed):
         s, scratch = state["square_avg"], state["scratch"]
@@ -233,15 +236,14 @@ class Adam(Optimizer):
     ``lr * decay`` directly instead of the decay entering the adaptive gradient.
     """
 
+    MOMENTS = ("m", "v")
+
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: float = 0.0,
                  fused: bool = True):
         super().__init__(weight_decay, fused)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.decoupled_weight_decay = float(decoupled_weight_decay)
-
-    def _init_state(self, param):
-        return {"m": np.zeros_like(param), "v": np.zeros_like(param)}
 
     def _update(self, param, grad, state, lr, decayed):
         m, v, scratch = state["m"], state["v"], state["scratch"]
