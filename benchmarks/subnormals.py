@@ -81,6 +81,9 @@ def main() -> None:
     parser.add_argument("--optimizer", default="adam",
                         choices=["momentum", "nesterov", "rmsprop", "adam", "adamw"])
     args = parser.parse_args()
+    if args.epochs < 1 or args.repeats < 1:
+        parser.error(f"--epochs and --repeats need at least 1, not {args.epochs} and "
+                     f"{args.repeats}")
     if not (DATA / "train.npz").is_file():
         parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
     train = load_split(DATA / "train.npz")

@@ -11,7 +11,7 @@ does the same arithmetic as one compiled loop (kernels.py), with the same bits; 
 it whenever ``fused`` is on and the arrays allow it (one dtype, C-contiguous). Before a fused
 update ``step`` may first claim the parameters' cache lines (``LineClaims``): that changes no
 value, only how long the update takes on some machines. Both ways store a moment that decays
-below the smallest normal float as zero (``zero_subnormals``): on Intel CPUs arithmetic on
+below the smallest normal float as zero (``zero_subnormals``): on an Intel Xeon arithmetic on
 subnormal numbers made the default run's later epochs 1.5x as long.
 """
 
@@ -71,11 +71,11 @@ def zero_subnormals(moment: np.ndarray, scratch: np.ndarray) -> None:
     that stays off) decays geometrically, and spends its last ~150 steps (Adam's first moment)
     to ~16,000 (its second) below the smallest normal float before it rounds to zero. Intel
     CPUs take a microcode assist of ~100 cycles or more for arithmetic on or giving such a
-    number: on the Intel Xeon of 2026-12-01 the default run's Adam update grew from 0.37 ms
-    per step to 1.48 ms by epoch 8, when 2-3% of the first moments were subnormal, and its
-    epochs from 1.03 to 1.47 s (benchmarks/subnormals.py). Flushed, a moment is zero or
-    normal. The parameters stay the same in practice: a subnormal moment moves a parameter by
-    less than 1e-30, below the last bit of any parameter larger than ~1e-23.
+    number: on an Intel Xeon (family 6 model 167, 2026-12-01) the default run's Adam update
+    grew from 0.37 ms per step to 1.48 ms by epoch 8, when 2-3% of the first moments were
+    subnormal, and its epochs from 1.03 to 1.47 s (benchmarks/subnormals.py). Flushed, a moment
+    is zero or normal. The parameters stay the same in practice: a subnormal moment moves a
+    parameter by less than 1e-30, below the last bit of any parameter larger than ~1e-23.
     """
     np.abs(moment, out=scratch)
     np.less(scratch, np.finfo(moment.dtype).tiny, out=scratch)  # 1 where subnormal or zero
