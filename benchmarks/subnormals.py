@@ -4,14 +4,15 @@
 A moment whose gradients stop decays geometrically and passes through the subnormal floats;
 on some CPUs (Intel's) each arithmetic operation on or giving such a number takes a microcode
 assist (optimizers.py, ``zero_subnormals``). That shows only once training has run for a while,
-not in the first epochs that frameworks.py, modes.py and slow_mode.py time. This script trains
-the default net (784-512-256-10, ReLU, softmax cross-entropy, Adam at 1e-3, batch 128, plain
-one-hot targets, 2 threads) for ``--epochs`` epochs, once with ``flush_subnormals`` on and once
-off, from the same weights on the same batches, alternating the two ``--repeats`` times. Per
-epoch it prints the median over the repeats of: the epoch's seconds, its median milliseconds
-for the forward and backward passes and for the update, and the share of moments that were
-subnormal at the epoch's end without flushing. Last, whether the two runs' parameters have the
-same bits.
+not in the first epochs that frameworks.py, modes.py and slow_mode.py time. This script runs
+the library's training loop (``training.train``) on the default net (784-512-256-10, ReLU,
+softmax cross-entropy, he init, batch 128, plain one-hot targets, 2 threads) with
+``--optimizer`` (Adam) at a constant 1e-3 for ``--epochs`` epochs, once with ``flush_subnormals`` on and once off, from the
+same weights on the same batches (seed 0), alternating the two ``--repeats`` times. Per epoch
+it prints the median over the repeats of: the epoch's seconds (without the dev evaluation, as
+the history has them), its median milliseconds for the forward and backward passes and for the
+update, and the share of moments that were subnormal at the epoch's end without flushing.
+Last, whether the two runs' parameters have the same bits.
 
     .venv/bin/python benchmarks/subnormals.py [--epochs 8] [--repeats 3] [--optimizer adam]
 
@@ -25,46 +26,59 @@ import statistics
 import time
 
 import numpy as np
-from modes import DATA, timed_step
-from threadpoolctl import threadpool_limits
+from modes import DATA
 
-from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
+from mnist_mlp.params import ModelParams, TrainParams
 from mnist_mlp.splits import load_split, one_hot
+from mnist_mlp.training import TrainObserver, train
 
 BATCH = 128
 
 
-def train_epochs(train, targets, epochs: int, optimizer_name: str, flush: bool
+class PhaseTimer(TrainObserver):
+    """Sets ``flush_subnormals`` on the run's optimizer, times each step's forward and backward
+    passes and its update, and records per epoch what ``train_epochs`` returns."""
+
+    def __init__(self, flush: bool) -> None:
+        self.flush = flush
+        self.rows: list[dict] = []
+        self._forward_backward: list[float] = []
+        self._update: list[float] = []
+
+    def started(self, model, optimizer) -> None:
+        optimizer.flush_subnormals = self.flush
+        model.loss_and_gradients = _timed(model.loss_and_gradients, self._forward_backward)
+        optimizer.step = _timed(optimizer.step, self._update)
+
+    def epoch_ended(self, row, model, optimizer) -> None:
+        self.rows.append({"seconds": row["seconds"],
+                          "fb_ms": statistics.median(self._forward_backward) * 1e3,
+                          "update_ms": statistics.median(self._update) * 1e3,
+                          "subnormal": subnormal_share(optimizer)})
+        self._forward_backward.clear()
+        self._update.clear()
+
+
+def _timed(method, seconds: list[float]):
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        value = method(*args, **kwargs)
+        seconds.append(time.perf_counter() - start)
+        return value
+    return timed
+
+
+def train_epochs(train_split, dev_split, epochs: int, optimizer_name: str, flush: bool
                  ) -> tuple[list[dict], list[np.ndarray]]:
-    """Per epoch: seconds, median ms of forward+backward and of the update, subnormal share of
-    the moments at its end; and the final parameters."""
-    architecture = Architecture(hidden=(512, 256))
-    model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
-    flat = model.flatten_parameters()
-    optimizer = make_optimizer(optimizer_name)
-    optimizer.flush_subnormals = flush
-    order_rng = np.random.default_rng(1)
-    n = len(train.x)
-    x_batch = np.empty((BATCH, train.x.shape[1]), np.float32)
-    y_batch = np.empty((BATCH, targets.shape[1]), np.float32)
-    rows = []
-    with threadpool_limits(2):
-        for _ in range(epochs):
-            order = order_rng.permutation(n)
-            forward_backward, update = [], []
-            start = time.perf_counter()
-            for first in range(0, n - BATCH + 1, BATCH):
-                index = order[first:first + BATCH]
-                np.take(train.x, index, axis=0, out=x_batch, mode="clip")
-                np.take(targets, index, axis=0, out=y_batch, mode="clip")
-                seconds = timed_step(model, flat, optimizer, x_batch, y_batch)
-                forward_backward.append(seconds[0])
-                update.append(seconds[1])
-            rows.append({"seconds": time.perf_counter() - start,
-                         "fb_ms": statistics.median(forward_backward) * 1e3,
-                         "update_ms": statistics.median(update) * 1e3,
-                         "subnormal": subnormal_share(optimizer)})
-    return rows, flat.params
+    """The library's training loop (``training.train``) on the default net at a constant rate.
+    Per epoch: seconds, median ms of forward+backward and of the update, subnormal share of the
+    moments at its end; and the final parameters."""
+    timer = PhaseTimer(flush)
+    params = TrainParams(optimizer=optimizer_name, lr=1e-3, schedule="constant", epochs=epochs,
+                         batch_size=BATCH, threads=2)
+    result = train(ModelParams(hidden=[512, 256]), params, train_split, one_hot(train_split.y),
+                   dev_split, one_hot(dev_split.y), observer=timer)
+    return timer.rows, result.model.params()
 
 
 def subnormal_share(optimizer) -> float:
@@ -86,19 +100,19 @@ def main() -> None:
                      f"{args.repeats}")
     if not (DATA / "train.npz").is_file():
         parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
-    train = load_split(DATA / "train.npz")
-    targets = one_hot(train.y)
+    train_split, dev_split = load_split(DATA / "train.npz"), load_split(DATA / "dev.npz")
     runs: dict[bool, list[list[dict]]] = {True: [], False: []}
     same_bits = []
-    train_epochs(train, targets, 1, args.optimizer, True)  # compiles the loops
+    train_epochs(train_split, dev_split, 1, args.optimizer, True)  # compiles the loops
     for repeat in range(args.repeats):
         params = {}
         for flush in (True, False) if repeat % 2 == 0 else (False, True):
-            rows, params[flush] = train_epochs(train, targets, args.epochs, args.optimizer, flush)
+            rows, params[flush] = train_epochs(train_split, dev_split, args.epochs,
+                                               args.optimizer, flush)
             runs[flush].append(rows)
         same_bits.append(all(a.tobytes() == b.tobytes()
                              for a, b in zip(params[True], params[False])))
-    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, {len(train.x)} rows; "
+    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, {len(train_split.x)} rows; "
           f"medians of {args.repeats} alternating pairs of runs\n")
     print("| epoch | flushed: s | fwd+bwd ms | update ms | kept subnormal: s | fwd+bwd ms | "
           "update ms | subnormal moments | epoch time, kept / flushed |")

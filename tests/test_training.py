@@ -9,7 +9,8 @@ from mnist_mlp.errors import ParamsError, TrainingDiverged
 from mnist_mlp.nn import Architecture, Dense, build_mlp, init_weights, make_optimizer
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
-from mnist_mlp.training import apply_max_norm, blas_threads, build_model, score, train
+from mnist_mlp.training import (TrainObserver, apply_max_norm, blas_threads, build_model, score,
+                                train)
 
 from conftest import synthetic_digits
 
@@ -218,6 +219,36 @@ def test_full_batch_training_leaves_the_split_untouched(data):
     run(data, batch_size="full", epochs=2, augment=AugmentParams(enabled=True))
     np.testing.assert_array_equal(tr.x, before[0])
     np.testing.assert_array_equal(ytr, before[1])
+
+
+class Recorder(TrainObserver):
+    def __init__(self):
+        self.calls = []
+
+    def started(self, model, optimizer):
+        optimizer.flush_subnormals = False
+        self.calls.append(("started", optimizer.steps, [p.copy() for p in model.params()]))
+
+    def epoch_ended(self, row, model, optimizer):
+        self.calls.append(("epoch_ended", dict(row), optimizer.steps, optimizer.flush_subnormals))
+
+
+def test_an_observer_sees_the_start_and_each_epoch_and_may_set_the_optimizers_options(data):
+    recorder = Recorder()
+    tr, ytr, dv, ydv = data
+    params = TrainParams(epochs=3, batch_size=32, lr=0.01, threads=1)
+    result = train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv, observer=recorder)
+    (name, steps, initial), *epochs = recorder.calls
+    assert (name, steps) == ("started", 0)
+    expected = build_model(ModelParams(hidden=[16]), tr.x.shape[1], np.random.default_rng(0))
+    for seen, built in zip(initial, expected.params()):
+        np.testing.assert_array_equal(seen, built)
+    assert [call[1] for call in epochs] == result.history
+    assert [(call[0], call[2], call[3]) for call in epochs] == [
+        ("epoch_ended", 13 * epoch, False) for epoch in (1, 2, 3)]  # 13 batches of 400 rows
+    plain = train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv)
+    for observed, unobserved in zip(weights(result), weights(plain)):
+        np.testing.assert_array_equal(observed, unobserved)
 
 
 def test_auto_threads_follow_the_work_per_step_not_the_machine():

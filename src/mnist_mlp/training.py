@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from .errors import ParamsError, TrainingDiverged
 from .augment import Augmenter
-from .nn import MLP, Architecture, Dense, Schedule, build_mlp, init_weights, make_optimizer
+from .nn import (MLP, Architecture, Dense, Optimizer, Schedule, build_mlp, init_weights,
+                 make_optimizer)
 from .params import AugmentParams, ModelParams, TrainParams
 from .splits import Split
 
@@ -111,14 +112,27 @@ def apply_max_norm(model: MLP, max_norm: float) -> None:
             w *= np.minimum(1, max_norm / np.maximum(norms, 1e-12)).astype(w.dtype)
 
 
+class TrainObserver:
+    """Hooks into ``train``'s loop for tools that measure it (benchmarks/subnormals.py sets the
+    optimizer's options and times its steps). These methods do nothing; override them."""
+
+    def started(self, model: MLP, optimizer: Optimizer) -> None:
+        """Before the first step, with the model's parameters flattened (``MLP.params()``)."""
+
+    def epoch_ended(self, row: dict, model: MLP, optimizer: Optimizer) -> None:
+        """After each epoch, with its history row, before early stopping looks at it."""
+
+
 def train(model_params: ModelParams, params: TrainParams, train_split: Split,
           train_targets: np.ndarray, dev_split: Split, dev_targets: np.ndarray,
-          augment: AugmentParams | None = None, progress: str = "none") -> TrainResult:
+          augment: AugmentParams | None = None, progress: str = "none",
+          observer: TrainObserver | None = None) -> TrainResult:
     """Train a new model; raises TrainingDiverged as soon as the loss is not finite.
 
     ``progress``: "bar" (a tqdm bar, for terminals), "lines" (one printed line per epoch, for
     logs such as DVC's queue) or "none".
     """
+    observer = observer or TrainObserver()
     n = len(train_split.x)
     batch_size = n if params.batch_size == "full" else params.batch_size
     if batch_size > n:
@@ -145,6 +159,7 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     predicted = np.empty(n, np.intp)  # the epoch's argmax per row, in training order
     result = TrainResult(model)
     flat = model.flatten_parameters()  # optimizer steps are a few calls over all parameters
+    observer.started(model, optimizer)
     first_loss = None
     result.blas_threads = blas_threads(params.threads, model.architecture, batch_size)
     limits = (threadpool_limits(result.blas_threads) if result.blas_threads
@@ -195,6 +210,7 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                    "dev_loss": dev_loss, "dev_accuracy": dev_accuracy,
                    "learning_rate": schedule.learning_rate(epoch - 1), "seconds": seconds}
             result.history.append(row)
+            observer.epoch_ended(row, model, optimizer)
             bar.set_postfix(loss=f"{row['train_loss']:.4f}", dev_acc=f"{dev_accuracy:.4f}")
             if progress == "lines":
                 print(f"epoch {epoch}/{params.epochs}: train loss {row['train_loss']:.4f}, "

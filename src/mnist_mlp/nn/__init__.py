@@ -4,12 +4,12 @@ from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer
 from .losses import OUTPUTS, SigmoidMSE, SoftmaxCrossEntropy, cross_entropy
 from .model_file import FORMAT_VERSION, load_model, model_arrays
 from .network import INITS, MLP, Architecture, FlatParameters, build_mlp, init_weights
-from .optimizers import make_optimizer
+from .optimizers import Optimizer, make_optimizer
 from .schedules import SCHEDULES, Schedule
 
 __all__ = [
     "ACTIVATIONS", "BatchNorm", "Dense", "Dropout", "Layer", "OUTPUTS", "SigmoidMSE",
     "SoftmaxCrossEntropy", "cross_entropy", "FORMAT_VERSION", "load_model", "model_arrays",
     "INITS", "MLP", "Architecture", "FlatParameters", "build_mlp", "init_weights",
-    "make_optimizer", "SCHEDULES", "Schedule",
+    "Optimizer", "make_optimizer", "SCHEDULES", "Schedule",
 ]
