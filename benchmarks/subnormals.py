@@ -1,18 +1,19 @@
 """Training epochs with the optimizer's moments flushed to zero below the smallest normal float
 (the default) and kept subnormal, side by side, epoch by epoch.
 
-A moment whose gradients stop decays geometrically and passes through the subnormal floats;
-on some CPUs (Intel's) each arithmetic operation on or giving such a number takes a microcode
+A moment whose gradients stop decays geometrically and passes through the subnormal floats; on
+some CPUs (Intel's) each arithmetic operation on or giving such a number takes a microcode
 assist (optimizers.py, ``zero_subnormals``). That shows only once training has run for a while,
 not in the first epochs that frameworks.py, modes.py and slow_mode.py time. This script runs
 the library's training loop (``training.train``) on the default net (784-512-256-10, ReLU,
 softmax cross-entropy, he init, batch 128, plain one-hot targets, 2 threads) with
-``--optimizer`` (Adam) at a constant 1e-3 for ``--epochs`` epochs, once with ``flush_subnormals`` on and once off, from the
-same weights on the same batches (seed 0), alternating the two ``--repeats`` times. Per epoch
-it prints the median over the repeats of: the epoch's seconds (without the dev evaluation, as
-the history has them), its median milliseconds for the forward and backward passes and for the
-update, and the share of moments that were subnormal at the epoch's end without flushing.
-Last, whether the two runs' parameters have the same bits.
+``--optimizer`` (Adam) at a constant 1e-3 for ``--epochs`` epochs, once with
+``flush_subnormals`` on and once off, from the same weights on the same batches (seed 0),
+alternating the two ``--repeats`` times. Per epoch it prints the median over the repeats of:
+the epoch's seconds (without the dev evaluation, as the history has them), its median
+milliseconds for the forward and backward passes and for the update, and the share of moments
+that were subnormal at the epoch's end without flushing. Last, whether the two runs' parameters
+have the same bits.
 
     .venv/bin/python benchmarks/subnormals.py [--epochs 8] [--repeats 3] [--optimizer adam]
 
@@ -112,7 +113,8 @@ def main() -> None:
             runs[flush].append(rows)
         same_bits.append(all(a.tobytes() == b.tobytes()
                              for a, b in zip(params[True], params[False])))
-    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, {len(train_split.x)} rows; "
+    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, "
+          f"{len(train_split.x)} rows; "
           f"medians of {args.repeats} alternating pairs of runs\n")
     print("| epoch | flushed: s | fwd+bwd ms | update ms | kept subnormal: s | fwd+bwd ms | "
           "update ms | subnormal moments | epoch time, kept / flushed |")

@@ -1,4 +1,5 @@
-"""DVC stage: validate the CSVs, split off dev (and test if needed), normalize (params: prepare)."""
+"""DVC stage: validate the CSVs, split off dev (and test if needed), normalize
+(params: prepare)."""
 
 from pathlib import Path
 

@@ -45,7 +45,8 @@ CASES = {
                  "line 3, column 'label': label 10 outside 0-9"),
     "label -1": (lambda: edit_cell(csv_lines(), 2, 0, "-1"),
                  "line 2, column 'label': label -1 outside 0-9"),
-    "truncated last line": (lambda: csv_lines()[:-1] + [",".join(csv_lines()[-1].split(",")[:400])],
+    "truncated last line": (lambda: csv_lines()[:-1]
+                            + [",".join(csv_lines()[-1].split(",")[:400])],
                             "line 6 has 400 fields, expected 785 (a truncated line?)"),
     "duplicated header": (lambda: csv_lines()[:1] + csv_lines(),
                           "line 2, column 'label': not a number (value 'label')"),

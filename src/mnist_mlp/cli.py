@@ -14,7 +14,8 @@ DEBUG_ENV = "MNIST_MLP_DEBUG"
 
 def stage_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file (default: %(default)s)")
     parser.add_argument("--debug", action="store_true",
                         help=f"show tracebacks for user errors (or set {DEBUG_ENV}=1)")
     return parser

@@ -60,7 +60,8 @@ def fetch_wheel(requirement: str, dest: Path) -> Path:
         raise DownloadError(f"pip download {requirement} failed: {detail}")
     wheels = sorted(dest.glob("*.whl"))
     if len(wheels) != 1:
-        raise DownloadError(f"pip download {requirement} produced {len(wheels)} wheels, expected 1")
+        raise DownloadError(f"pip download {requirement} produced {len(wheels)} wheels, "
+                            "expected 1")
     return wheels[0]
 
 

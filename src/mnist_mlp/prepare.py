@@ -44,7 +44,8 @@ def prepare(params: PrepareParams, train_csv: str | Path, test_csv: str | Path |
     rng = np.random.default_rng(params.seed)
     held_needed = params.dev_size + (0 if test_csv is not None else params.test_size)
     if held_needed >= len(labels):
-        what = "prepare.dev_size" if test_csv is not None else "prepare.dev_size + prepare.test_size"
+        what = ("prepare.dev_size" if test_csv is not None
+                else "prepare.dev_size + prepare.test_size")
         raise ParamsError(f"{what} = {held_needed} must be smaller than the {len(labels)} rows "
                           f"of {train_csv}")
     if test_csv is not None:

@@ -1,4 +1,5 @@
-"""The neural-network engine: layers, output losses, optimizers, schedules, the MLP, model files."""
+"""The neural-network engine: layers, output losses, optimizers, schedules, the MLP and its
+model files."""
 
 from .layers import ACTIVATIONS, BatchNorm, Dense, Dropout, Layer
 from .losses import OUTPUTS, SigmoidMSE, SoftmaxCrossEntropy, cross_entropy

@@ -88,7 +88,8 @@ class Optimizer:
     MOMENTS: tuple[str, ...] = ()
 
     def __init__(self, weight_decay: float = 0.0, fused: bool = True) -> None:
-        #: Coupled L2 penalty ``weight_decay/2 * ||W||^2`` added to the gradient of weight matrices.
+        #: Coupled L2 penalty ``weight_decay/2 * ||W||^2``, added to the weight matrices'
+        #: gradients.
         self.weight_decay = float(weight_decay)
         #: Update through the compiled loop when it can (same numbers; False: NumPy passes only).
         self.fused = fused
