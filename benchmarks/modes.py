@@ -57,6 +57,18 @@ def shuffled_batches(batch: int):
             yield x[start:start + batch], y[start:start + batch]
 
 
+def fresh_block(flat, initial: list[np.ndarray], batches, steps: int):
+    """A block's start: the flattened parameters reset to ``initial``, a fresh Adam, and the
+    next ``steps`` batches of ``batches`` with one-hot targets."""
+    from mnist_mlp.nn import make_optimizer
+    from mnist_mlp.splits import one_hot
+
+    for param, value in zip(flat.params, initial):
+        np.copyto(param, value)
+    data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
+    return make_optimizer("adam"), data
+
+
 def timed_step(model, flat, optimizer, x: np.ndarray, targets: np.ndarray
                ) -> tuple[float, float]:
     """One training step at rate 1e-3: seconds of the forward and backward passes, and of the
@@ -71,8 +83,7 @@ def timed_step(model, flat, optimizer, x: np.ndarray, targets: np.ndarray
 def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     from threadpoolctl import threadpool_limits
 
-    from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
-    from mnist_mlp.splits import one_hot
+    from mnist_mlp.nn import Architecture, build_mlp, init_weights
 
     rng = np.random.default_rng(0)
     architecture = Architecture(hidden=tuple(hidden))
@@ -82,10 +93,7 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
     batches = shuffled_batches(batch)
 
     def block(threads: int) -> tuple[float, float]:
-        for param, value in zip(flat.params, initial):
-            np.copyto(param, value)
-        optimizer = make_optimizer("adam")
-        data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
+        optimizer, data = fresh_block(flat, initial, batches, steps)
         with threadpool_limits(threads):
             forward_backward, update = zip(*(timed_step(model, flat, optimizer, x, targets)
                                              for x, targets in data))

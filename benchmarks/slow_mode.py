@@ -34,11 +34,10 @@ import time
 from typing import Callable, Iterator
 
 import numpy as np
-from modes import DATA, mode, sgemm_speedup, shuffled_batches
+from modes import DATA, fresh_block, mode, sgemm_speedup, shuffled_batches
 from threadpoolctl import threadpool_limits
 
-from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights, make_optimizer
-from mnist_mlp.splits import one_hot
+from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights
 
 
 def touches(weights: np.ndarray, weight_grads: np.ndarray) -> dict[str, Callable[[], object]]:
@@ -64,13 +63,10 @@ def run_block(model, flat, initial: list[np.ndarray], batches: Iterator, steps: 
               ) -> dict[str, tuple[list[float], list[float]]]:
     """``steps`` training steps on 2 threads from ``initial``, Adam's ``claim_lines`` as given;
     per touch, the seconds of each of its touches and of the updates after them."""
-    for param, value in zip(flat.params, initial):
-        np.copyto(param, value)
-    optimizer = make_optimizer("adam")
+    optimizer, data = fresh_block(flat, initial, batches, steps)
     optimizer.claim_lines = claim_lines
     names = list(touch)
     seconds: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
-    data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
     with threadpool_limits(2):
         for step, (x, targets) in enumerate(data):
             model.loss_and_gradients(x, targets)
