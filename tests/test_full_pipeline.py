@@ -49,13 +49,25 @@ def share_the_test_environment(clone: Path) -> bool:
     set-up is done, so make does not install the clone into the shared environment. Elsewhere
     (a hand-made environment) the clone builds its own."""
     shared = Path(sys.prefix)
-    stamp = shared / ".installed"
+    venv, stamp_path = makefile_variables("VENV", "STAMP")
+    stamp = shared / Path(stamp_path).relative_to(venv)
     if sys.prefix == sys.base_prefix or not stamp.exists():
         return False
     (clone / ".venv").symlink_to(shared, target_is_directory=True)
     before = stamp.stat().st_mtime - 1
     os.utime(clone / "pyproject.toml", (before, before))
     return True
+
+
+def makefile_variables(*names: str) -> list[str]:
+    """Values as the Makefile sets them, so paths such as its set-up stamp live in one place."""
+    echo = " ".join(f"$({name})" for name in names)
+    done = subprocess.run(["make", "-s", "--no-print-directory", "--eval",
+                           f"print-variables: ; @echo {echo}", "print-variables"],
+                          cwd=REPO, capture_output=True, text=True, check=True)
+    values = done.stdout.split()
+    assert len(values) == len(names), done.stdout
+    return values
 
 
 def test_readme_main_command_reaches_98_percent(clone):
