@@ -117,7 +117,8 @@ class TrainObserver:
     optimizer's options and times its steps). These methods do nothing; override them."""
 
     def started(self, model: MLP, optimizer: Optimizer) -> None:
-        """Before the first step, with the model's parameters flattened (``MLP.params()``)."""
+        """Before the first step, once the parameters are in flat storage
+        (``MLP.flatten_parameters``); options set on the optimizer here hold for the run."""
 
     def epoch_ended(self, row: dict, model: MLP, optimizer: Optimizer) -> None:
         """After each epoch, with its history row, before early stopping looks at it."""
