@@ -32,6 +32,10 @@ from typing import Callable
 
 import numpy as np
 from frameworks import sgemm_ceiling, torch_mlp
+from threadpoolctl import threadpool_limits
+
+from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
+from mnist_mlp.splits import load_split, one_hot
 
 # 2-thread/1-thread sgemm speed (best of 4 products, 1024^3) at or above which a probe says
 # "fast": 1.91-2.05 in the fast mode and 1.63-1.68 in the slow one, 166 probes over 60 s on the
@@ -47,8 +51,6 @@ def shuffled_batches(batch: int):
     it sees (on one fixed batch the loss was ~1e-7 within 60 steps), and such steps are not
     the ones a training run takes.
     """
-    from mnist_mlp.splits import load_split
-
     train = load_split(DATA / "train.npz")
     order = np.random.default_rng(0).permutation(len(train.x))
     x, y = train.x[order], train.y[order]  # one copy, so every batch is a contiguous view
@@ -60,9 +62,6 @@ def shuffled_batches(batch: int):
 def fresh_block(flat, initial: list[np.ndarray], batches, steps: int):
     """A block's start: the flattened parameters reset to ``initial``, a fresh Adam, and the
     next ``steps`` batches of ``batches`` with one-hot targets."""
-    from mnist_mlp.nn import make_optimizer
-    from mnist_mlp.splits import one_hot
-
     for param, value in zip(flat.params, initial):
         np.copyto(param, value)
     data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
@@ -81,10 +80,6 @@ def timed_step(model, flat, optimizer, x: np.ndarray, targets: np.ndarray
 
 
 def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
-    from threadpoolctl import threadpool_limits
-
-    from mnist_mlp.nn import Architecture, build_mlp, init_weights
-
     rng = np.random.default_rng(0)
     architecture = Architecture(hidden=tuple(hidden))
     model = build_mlp(architecture, init_weights(architecture, "he", rng))
