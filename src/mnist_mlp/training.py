@@ -131,7 +131,8 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     """Train a new model; raises TrainingDiverged as soon as the loss is not finite.
 
     ``progress``: "bar" (a tqdm bar, for terminals), "lines" (one printed line per epoch, for
-    logs such as DVC's queue) or "none".
+    logs such as DVC's queue) or "none". ``observer`` (a ``TrainObserver``) is told when the
+    run starts and each epoch ends.
     """
     observer = observer or TrainObserver()
     n = len(train_split.x)
