@@ -26,8 +26,9 @@ def main(args):
     chosen = result.metrics()
     write_text(args.history, result.history_csv())
     write_json(args.metrics, chosen)
+    pool = ", run in numba's thread pool" if result.shared_pool else ""
     print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s "
-          f"(BLAS threads: {result.blas_threads or 'default'}); epoch "
+          f"(BLAS threads: {result.blas_threads or 'default'}{pool}); epoch "
           f"{chosen['chosen_epoch']} kept, dev accuracy {chosen['dev_accuracy']:.4f}; "
           f"wrote {args.model}")
 

@@ -143,3 +143,20 @@ def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing(
                for row in flushed + kept)
     assert all(row["subnormal"] == 0 for row in flushed)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(flushed_params, kept_params))
+
+
+def test_pool_benchmark_trains_the_same_weights_both_ways_and_leaves_the_pool_on():
+    import numpy as np
+
+    from mnist_mlp.nn import blas_pool
+    from mnist_mlp.splits import Split
+
+    pool = benchmark("pool")
+    rng = np.random.default_rng(0)
+    data = (Split(rng.random((512, 784), dtype=np.float32), rng.integers(0, 10, 512)),
+            Split(rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)))
+    params = pool.CONFIGS[0].params(epochs=2, threads=2, rows=512)
+    runs = {pooled: pool.epoch_seconds(params, data, pooled) for pooled in (True, False)}
+    assert all(seconds > 0 for seconds, _ in runs.values())
+    assert runs[True][1] == runs[False][1]
+    assert blas_pool.ENABLED

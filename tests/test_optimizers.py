@@ -115,15 +115,17 @@ def test_compiled_loop_gives_the_numpy_passes_bits(name, dtype):
     bits after many steps, for matrices and vectors, with both kinds of weight decay, on
     gradients spanning nine orders of magnitude and exact zeros, where any change in the order
     or precision of the arithmetic would show; with the parameters' cache lines claimed
-    before each update, never, or as timing chooses."""
+    before each update, never, or as timing chooses; and split over two threads (Adam's
+    ``adam_halves``; odd sizes, so the halves differ)."""
     rng = np.random.default_rng(1)
     shapes = [(7, 5), (5,), (3, 4)]
     start = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
-    ways = ("passes", "claiming", "never claiming", "chosen")
+    ways = ("passes", "claiming", "never claiming", "chosen", "parallel")
     params = {way: [p.copy() for p in start] for way in ways}
     opts = {way: make_optimizer(name, l2=1e-3, weight_decay=1e-2) for way in ways}
     opts["passes"].fused = False
     opts["claiming"].claim_lines, opts["never claiming"].claim_lines = True, False
+    opts["parallel"].parallel = True
     for step in range(50):
         grads = [(rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 3, shape)).astype(dtype)
                  for shape in shapes]
@@ -144,24 +146,27 @@ def test_moments_decaying_below_the_smallest_normal_float_become_zeros(name, dty
     """Gradients from the smallest normal float up to ~1e5 times its square root, then none:
     every moment decays geometrically. With ``flush_subnormals`` (the default) those that fall
     below the smallest normal float are stored as zeros, without it they stay subnormal; either
-    way the compiled loop and the NumPy passes give the same bits, parameters and moments."""
+    way the compiled loop (also split over two threads) and the NumPy passes give the same
+    bits, parameters and moments."""
     tiny = np.finfo(dtype).tiny
     rng = np.random.default_rng(2)
     exponents = np.linspace(np.log10(tiny) + 0.5, np.log10(tiny) / 2 + 5, 60)
     tiny_grads = (10.0 ** exponents * rng.choice([-1, 1], 60)).astype(dtype).reshape(6, 10)
     start = rng.standard_normal((6, 10)).astype(dtype)
-    params = {way: [start.copy()] for way in ("passes", "fused")}
+    params = {way: [start.copy()] for way in ("passes", "fused", "parallel")}
     opts = {way: make_optimizer(name, weight_decay=1e-2) for way in params}
     opts["passes"].fused = False
+    opts["parallel"].parallel = True
     for opt in opts.values():
         opt.flush_subnormals = flush
     for step in range(300):
         grad = tiny_grads if step < 3 else np.zeros_like(tiny_grads)
         for way, opt in opts.items():
             opt.step(params[way], [grad.copy()], lr=0.01)
-    np.testing.assert_array_equal(params["fused"][0], params["passes"][0])
-    for fused_moment, reference in zip(opts["fused"].moments(), opts["passes"].moments()):
-        assert fused_moment.tobytes() == reference.tobytes()
+    for way in ("fused", "parallel"):
+        np.testing.assert_array_equal(params[way][0], params["passes"][0])
+        for fused_moment, reference in zip(opts[way].moments(), opts["passes"].moments()):
+            assert fused_moment.tobytes() == reference.tobytes()
     assert len(opts["fused"].moments()) == len(opts["fused"].MOMENTS) > 0
     subnormal = [((m != 0) & (np.abs(m) < tiny)).any() for m in opts["fused"].moments()]
     assert not any(subnormal) if flush else any(subnormal)

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from .errors import ParamsError, TrainingDiverged
 from .augment import Augmenter
-from .nn import (MLP, Architecture, Dense, Optimizer, Schedule, build_mlp, init_weights,
-                 make_optimizer)
+from .nn import (MLP, Architecture, Dense, Optimizer, Schedule, build_mlp, compiled,
+                 init_weights, make_optimizer)
 from .params import AugmentParams, ModelParams, TrainParams
 from .splits import Split
 
@@ -46,6 +46,9 @@ class TrainResult:
     chosen_epoch: int = 0
     #: BLAS threads it trained on (``train.threads`` resolved; 0: the library's default).
     blas_threads: int = 0
+    #: Whether OpenBLAS's threaded jobs ran in numba's pool, shared with the optimizer's
+    #: update (nn/blas_pool.py); the results are the same bits either way.
+    shared_pool: bool = False
 
     def history_csv(self) -> str:
         lines = [",".join(HISTORY_COLUMNS)]
@@ -166,10 +169,14 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     result.blas_threads = blas_threads(params.threads, model.architecture, batch_size)
     limits = (threadpool_limits(result.blas_threads) if result.blas_threads
               else contextlib.nullcontext())
+    pool = compiled.blas_pool() if optimizer.fused else None
+    shared = (pool.shared_pool(result.blas_threads) if pool is not None
+              else contextlib.nullcontext(False))
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
                disable=progress != "bar")
     # Overflow on the way to divergence is detected and reported below, not warned about.
-    with limits, np.errstate(over="ignore", invalid="ignore"):
+    with limits, shared as result.shared_pool, np.errstate(over="ignore", invalid="ignore"):
+        optimizer.parallel = result.shared_pool
         for epoch in bar:
             start = time.perf_counter()
             order = None if full_batch else rng.permutation(n)

@@ -19,6 +19,16 @@ def kernels():
     return module
 
 
+@functools.cache
+def blas_pool():
+    """blas_pool.py (NumPy's OpenBLAS jobs in numba's pool), or None without numba."""
+    try:
+        from . import blas_pool as module
+    except ImportError:
+        return None
+    return module
+
+
 def fusable(*arrays: np.ndarray) -> bool:
     """One floating dtype (float32 or float64) and C-contiguous: what the loops are built for."""
     dtype = arrays[0].dtype

@@ -11,6 +11,10 @@ arrive in the arrays' dtype, so float32 stays float32. The results are therefore
   (layers.py, losses.py): NumPy makes two passes for the ReLU and its mask, and reduces
   short rows or columns at a fraction of the memory's speed (benchmarks/README.md).
 
+``adam_halves`` and ``sgd_halves`` run those updates over numba's thread pool, one half of the
+parameters per thread; only inside ``blas_pool.shared_pool``, where that pool also runs
+OpenBLAS's jobs (blas_pool.py says why).
+
 ``claim_lines`` replaces no NumPy code: it changes no value and only decides which core holds
 the parameters' cache lines when an update starts (optimizers.py, ``LineClaims``).
 
@@ -32,13 +36,19 @@ import numpy as np
 _OPTIONS = {"error_model": "numpy", "nogil": True}
 
 
-def _compile(function):
+def _compile(function, parallel: bool = False):
     """``numba.njit`` with the on-disk cache, or without it where numba finds no writable
     cache directory (it raises RuntimeError when decorating): compiled in each process then."""
     try:
-        return numba.njit(cache=True, **_OPTIONS)(function)
+        return numba.njit(cache=True, parallel=parallel, **_OPTIONS)(function)
     except RuntimeError:
-        return numba.njit(**_OPTIONS)(function)
+        return numba.njit(parallel=parallel, **_OPTIONS)(function)
+
+
+def parallel_compile(function):
+    """``_compile`` for a loop whose ``numba.prange`` runs over numba's thread pool. Used only
+    inside ``blas_pool.shared_pool``, where that pool also runs OpenBLAS's jobs."""
+    return _compile(function, parallel=True)
 
 
 @numba.njit(inline="always", **_OPTIONS)
@@ -52,6 +62,15 @@ def _flushed(x, tiny):
 def sgd(param, grad, lr):
     for i in range(param.shape[0]):
         param[i] -= grad[i] * lr
+
+
+@parallel_compile
+def sgd_halves(param, grad, lr):
+    """``sgd`` over each half of the arrays on a thread of its own (as ``adam_halves``)."""
+    n = param.shape[0]
+    for half in numba.prange(2):
+        low, high = half * n // 2, (half + 1) * n // 2
+        sgd(param[low:high], grad[low:high], lr)
 
 
 @_compile
@@ -87,6 +106,18 @@ def adam(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_
         m[i] = m_i
         v[i] = v_i
         param[i] = param[i] * keep - (m_i / (np.sqrt(v_i) + eps_hat)) * step_size
+
+
+@parallel_compile
+def adam_halves(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, eps_hat,
+                step_size, keep, tiny):
+    """``adam`` over each half of the arrays on a thread of its own: the same bits, as every
+    element is updated alone. The halves are views, so each call is the vectorised loop."""
+    n = param.shape[0]
+    for half in numba.prange(2):
+        low, high = half * n // 2, (half + 1) * n // 2
+        adam(param[low:high], grad[low:high], m[low:high], v[low:high], beta1, one_minus_beta1,
+             beta2, one_minus_beta2, eps_hat, step_size, keep, tiny)
 
 
 @_compile

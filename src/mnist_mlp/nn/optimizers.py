@@ -99,6 +99,10 @@ class Optimizer:
         #: Store moments that fall below the smallest normal float as zeros
         #: (``zero_subnormals``); False keeps them as IEEE arithmetic gives them.
         self.flush_subnormals = True
+        #: Split a fused update over numba's thread pool where the optimizer has such a loop
+        #: (SGD, Adam; the same numbers). Set by ``training.train`` inside
+        #: ``blas_pool.shared_pool``: elsewhere that pool fights OpenBLAS's spinning threads.
+        self.parallel = False
         self.steps = 0
         self._state: list[dict[str, np.ndarray]] | None = None
         self._claims = LineClaims()
@@ -169,7 +173,7 @@ class SGD(Optimizer):
         param -= scratch
 
     def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
-        kernels.sgd(param, grad, scalar(lr))
+        (kernels.sgd_halves if self.parallel else kernels.sgd)(param, grad, scalar(lr))
 
 
 class Momentum(Optimizer):
@@ -272,7 +276,8 @@ class Adam(Optimizer):
         b1, b2 = self.beta1, self.beta2
         step_size, eps_hat = self._corrected(lr)
         keep = 1 - lr * self.decoupled_weight_decay if decayed else 1.0
-        kernels.adam(param, grad, state["m"], state["v"], scalar(b1), scalar(1 - b1), scalar(b2),
+        update = kernels.adam_halves if self.parallel else kernels.adam
+        update(param, grad, state["m"], state["v"], scalar(b1), scalar(1 - b1), scalar(b2),
                      scalar(1 - b2), scalar(eps_hat), scalar(step_size), scalar(keep),
                      self._floor(param))
 

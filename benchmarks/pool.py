@@ -1,0 +1,82 @@
+"""Training epochs with NumPy's OpenBLAS jobs in numba's thread pool (``nn/blas_pool.py``, the
+default) and on OpenBLAS's own threads, side by side.
+
+For each config of frameworks.py that trains on two BLAS threads (where the pool is used), the
+library's ``train`` runs ``--epochs`` epochs each way, alternating the order pair by pair,
+``--repeats`` pairs in one process (``blas_pool.ENABLED`` switches). Prints per config the
+median seconds per epoch after the first (the first compiles and warms up), the median of the
+pairs' ratios pool / own threads with their range, and whether each pair's weights came out
+with the same bits (they must: the pool runs OpenBLAS's own job split).
+
+    .venv/bin/python benchmarks/pool.py [--epochs 3] [--repeats 3] [--only default]
+
+Needs the prepared data (`make repro`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from frameworks import CONFIGS
+from modes import DATA
+
+from mnist_mlp.nn import blas_pool
+from mnist_mlp.splits import load_split, one_hot
+from mnist_mlp.training import train
+
+
+def epoch_seconds(params, data, pooled: bool) -> tuple[float, list[bytes]]:
+    """Median seconds of the epochs after the first, and the final weights' bytes."""
+    tr, dv = data
+    blas_pool.ENABLED = pooled
+    try:
+        result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y))
+    finally:
+        blas_pool.ENABLED = True
+    seconds = [row["seconds"] for row in result.history][1:]
+    return statistics.median(seconds), [p.tobytes() for p in result.model.params()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating pairs of runs")
+    parser.add_argument("--only", nargs="*", help="config name prefixes")
+    args = parser.parse_args()
+    if args.epochs < 2 or args.repeats < 1:
+        parser.error(f"--epochs needs at least 2 and --repeats 1, not {args.epochs} and "
+                     f"{args.repeats}")
+    if not (DATA / "train.npz").is_file():
+        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    data = load_split(DATA / "train.npz"), load_split(DATA / "dev.npz")
+    reason = blas_pool.unavailable_reason(2)
+    if reason is not None:
+        parser.exit(2, f"error: the pool is not available here: {reason}\n")
+    print(f"{len(data[0].x)} training rows, {args.epochs} epochs per run (the first not timed), "
+          f"{args.repeats} alternating pairs per config; numba's threading layer "
+          f"{blas_pool._pool_layer()}\n")
+    print("| config | pool: s/epoch | own threads: s/epoch | pool / own (range) | same bits |")
+    print("|---|---|---|---|---|")
+    for config in CONFIGS:
+        if args.only and not any(config.name.startswith(p) for p in args.only):
+            continue
+        params = config.params(epochs=args.epochs, threads="auto", rows=len(data[0].x))
+        if params.train.threads != 2:
+            continue
+        seconds: dict[bool, list[float]] = {True: [], False: []}
+        same = 0
+        for repeat in range(args.repeats):
+            weights = {}
+            for pooled in (True, False) if repeat % 2 == 0 else (False, True):
+                s, weights[pooled] = epoch_seconds(params, data, pooled)
+                seconds[pooled].append(s)
+            same += weights[True] == weights[False]
+        ratios = sorted(a / b for a, b in zip(seconds[True], seconds[False]))
+        print(f"| {config.name} | {statistics.median(seconds[True]):.3f} | "
+              f"{statistics.median(seconds[False]):.3f} | {statistics.median(ratios):.2f} "
+              f"({ratios[0]:.2f}–{ratios[-1]:.2f}) | {same} of {args.repeats} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
