@@ -32,10 +32,10 @@ from typing import Callable
 
 import numpy as np
 from frameworks import sgemm_ceiling, torch_mlp
-from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
 from mnist_mlp.splits import load_split, one_hot
+from mnist_mlp.training import training_threads
 
 # 2-thread/1-thread sgemm speed (best of 4 products, 1024^3) at or above which a probe says
 # "fast": 1.91-2.05 in the fast mode and 1.63-1.68 in the slow one, 166 probes over 60 s on the
@@ -89,7 +89,7 @@ def numpy_worker(hidden: list[int], batch: int, steps: int) -> None:
 
     def block(threads: int) -> tuple[float, float]:
         optimizer, data = fresh_block(flat, initial, batches, steps)
-        with threadpool_limits(threads):
+        with training_threads(threads, optimizer):  # as training.train sets them up
             forward_backward, update = zip(*(timed_step(model, flat, optimizer, x, targets)
                                              for x, targets in data))
         return statistics.median(forward_backward), statistics.median(update)

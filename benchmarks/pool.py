@@ -1,7 +1,8 @@
 """Training epochs with NumPy's OpenBLAS jobs in numba's thread pool (``nn/blas_pool.py``, the
 default) and on OpenBLAS's own threads, side by side.
 
-For each config of frameworks.py that trains on two BLAS threads (where the pool is used), the
+For each config of frameworks.py that the pool serves (mini-batches on two BLAS threads;
+``training.training_threads`` says why full-batch training keeps OpenBLAS's threads), the
 library's ``train`` runs ``--epochs`` epochs each way, alternating the order pair by pair,
 ``--repeats`` pairs in one process (``blas_pool.ENABLED`` switches). Prints per config the
 median seconds per epoch after the first (the first compiles and warms up), the median of the
@@ -62,7 +63,7 @@ def main() -> None:
         if args.only and not any(config.name.startswith(p) for p in args.only):
             continue
         params = config.params(epochs=args.epochs, threads="auto", rows=len(data[0].x))
-        if params.train.threads != 2:
+        if params.train.threads != 2 or params.train.batch_size == "full":
             continue
         seconds: dict[bool, list[float]] = {True: [], False: []}
         same = 0

@@ -107,7 +107,7 @@ def test_training_in_the_pool_gives_the_same_weights(available, monkeypatch, opt
         recorder = Recorder()
         result = train(ModelParams(hidden=[256, 128]), params, tr, one_hot(tr.y), tr,
                        one_hot(tr.y), observer=recorder)
-        assert recorder.parallel is enabled
+        assert recorder.parallel is enabled and result.shared_pool is enabled
         assert blas_pool.numpy_openblas().callback() is None
         weights[enabled] = [p.tobytes() for p in result.model.params()]
     assert weights[True] == weights[False]
@@ -128,3 +128,13 @@ def test_a_training_process_with_a_cached_pool_starts(tmp_path):
         assert run.returncode == 0, run.stderr
         assert run.stdout.split()[-1] == "True"
     assert any(tmp_path.rglob("*.nbc"))
+
+
+def test_full_batch_training_keeps_openblas_threads(available):
+    pixels, labels = synthetic_digits(300, 1)
+    tr = Split(Normalization().apply(pixels), labels)
+    params = TrainParams(optimizer="sgd", lr=0.1, epochs=1, batch_size="full", threads=2)
+    recorder = Recorder()
+    result = train(ModelParams(hidden=[64]), params, tr, one_hot(tr.y), tr, one_hot(tr.y),
+                   observer=recorder)
+    assert not result.shared_pool and not recorder.parallel

@@ -115,6 +115,26 @@ def apply_max_norm(model: MLP, max_norm: float) -> None:
             w *= np.minimum(1, max_norm / np.maximum(norms, 1e-12)).astype(w.dtype)
 
 
+@contextlib.contextmanager
+def training_threads(threads: int, optimizer: Optimizer, full_batch: bool = False):
+    """BLAS limited to ``threads`` (0: the library's default) and, for mini-batch training
+    where that can serve (nn/blas_pool.py), NumPy's OpenBLAS jobs run in numba's thread pool
+    with ``optimizer``'s update split over the same pool. Yields whether the pool is used.
+
+    Full-batch training keeps OpenBLAS's own threads: one update per epoch leaves the pool
+    nothing to gain, and on the Intel Xeon (model 167) its first parallel calls after a pause
+    stalled 12-20 ms at times, so tut-2layer-10's 45 ms epochs ran up to 3x as long."""
+    limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
+    pool = compiled.blas_pool() if optimizer.fused and not full_batch else None
+    shared = pool.shared_pool(threads) if pool is not None else contextlib.nullcontext(False)
+    with limits, shared as pooled:
+        optimizer.parallel = pooled
+        try:
+            yield pooled
+        finally:
+            optimizer.parallel = False
+
+
 class TrainObserver:
     """Hooks into ``train``'s loop for tools that measure it (benchmarks/subnormals.py sets the
     optimizer's options and times its steps). These methods do nothing; override them."""
@@ -167,16 +187,11 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     observer.started(model, optimizer)
     first_loss = None
     result.blas_threads = blas_threads(params.threads, model.architecture, batch_size)
-    limits = (threadpool_limits(result.blas_threads) if result.blas_threads
-              else contextlib.nullcontext())
-    pool = compiled.blas_pool() if optimizer.fused else None
-    shared = (pool.shared_pool(result.blas_threads) if pool is not None
-              else contextlib.nullcontext(False))
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
                disable=progress != "bar")
     # Overflow on the way to divergence is detected and reported below, not warned about.
-    with limits, shared as result.shared_pool, np.errstate(over="ignore", invalid="ignore"):
-        optimizer.parallel = result.shared_pool
+    with training_threads(result.blas_threads, optimizer, full_batch) as result.shared_pool, \
+            np.errstate(over="ignore", invalid="ignore"):
         for epoch in bar:
             start = time.perf_counter()
             order = None if full_batch else rng.permutation(n)
