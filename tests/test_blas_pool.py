@@ -138,3 +138,15 @@ def test_full_batch_training_keeps_openblas_threads(available):
     result = train(ModelParams(hidden=[64]), params, tr, one_hot(tr.y), tr, one_hot(tr.y),
                    observer=recorder)
     assert not result.shared_pool and not recorder.parallel
+
+
+@pytest.mark.parametrize("name, value", [("OMP_DYNAMIC", "true"), ("OMP_THREAD_LIMIT", "1")])
+def test_an_openmp_setting_that_may_shrink_the_team_keeps_openblas_threads(
+        available, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    assert name in blas_pool.unavailable_reason(2)
+    monkeypatch.setenv(name, {"OMP_DYNAMIC": "false", "OMP_THREAD_LIMIT": "2"}[name])
+    assert blas_pool.unavailable_reason(2) is None
+    monkeypatch.setenv(name, value)
+    with blas_pool.shared_pool(2) as pooled:
+        assert not pooled

@@ -5,12 +5,12 @@ OpenBLAS (pthreads build, as in NumPy's wheels) keeps its own worker threads, an
 product a worker spins on the second core for a while, waiting for the next one. A numba
 ``prange`` loop run between products then competes with that spinning thread: Adam's update
 over two threads made whole default epochs 1.07x as long with numba's workqueue layer and
-3.1x (here ~5x) with its OpenMP layer (benchmarks/README.md). Since 0.3.27 OpenBLAS lets the
-caller run those jobs instead (``openblas_set_threads_callback_function``). Inside
-``shared_pool`` the callback below hands them to numba's OpenMP pool, whose threads the
-compiled loops' ``prange`` use too: one pool for everything, as PyTorch has it. The job split is
-OpenBLAS's own, decided by its thread count, so every product gives the same bits as without
-the pool (tested).
+3.1x with its OpenMP layer on one machine, ~5x on another (benchmarks/README.md). Since 0.3.27
+OpenBLAS lets the caller run those jobs instead (``openblas_set_threads_callback_function``).
+Inside ``shared_pool`` the callback below hands them to numba's OpenMP pool, whose threads the
+compiled loops' ``prange`` use too: one pool for everything, as PyTorch has it. The job split
+is OpenBLAS's own, decided by its thread count, so every product gives the same bits as
+without the pool (tested).
 
 The jobs of a threaded product wait for each other's partial results, so they must all run at
 once, one per thread: the pool is used only with numba's OpenMP layer (its static schedule
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import os
 from pathlib import Path
 
 import numba
@@ -129,10 +130,8 @@ def numpy_openblas() -> _OpenBLAS | None:
     return None
 
 
-@functools.cache
 def _pool_layer() -> str:
-    """numba's threading layer, started by one parallel call (it is chosen on the first)."""
-    run_jobs(0, 0, 0, 0, 0)
+    """numba's threading layer (started at import, above)."""
     return numba.threading_layer()
 
 
@@ -148,6 +147,12 @@ def unavailable_reason(blas_threads: int) -> str | None:
         return "NumPy's BLAS is not an OpenBLAS (pthreads, >= 0.3.27) that takes a callback"
     if _pool_layer() != "omp":
         return f"numba's threading layer is {_pool_layer()!r}, not 'omp'"
+    # Either setting could give numba's team fewer threads than a product has jobs: a hang.
+    if os.environ.get("OMP_DYNAMIC", "").strip().lower() not in ("", "false"):
+        return f"OMP_DYNAMIC={os.environ['OMP_DYNAMIC']} may shrink the pool's team"
+    limit = os.environ.get("OMP_THREAD_LIMIT", "").strip()
+    if limit and not (limit.isdigit() and int(limit) >= blas_threads):
+        return f"OMP_THREAD_LIMIT={limit} is below the {blas_threads} BLAS threads"
     if numpy_openblas().callback() is not None:
         return "another threads callback is already installed in NumPy's OpenBLAS"
     return None
