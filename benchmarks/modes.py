@@ -44,6 +44,13 @@ FAST_MODE_MIN_SPEEDUP = 1.8
 DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 
 
+def require_prepared_data(parser: argparse.ArgumentParser) -> None:
+    """Exits, saying how to make them, where the prepared splits the benchmarks read are
+    missing."""
+    if not (DATA / "train.npz").is_file():
+        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+
+
 def shuffled_batches(batch: int):
     """Endless (images, labels) batches of the prepared training set, in one seeded order.
 
@@ -200,8 +207,7 @@ def main() -> None:
     except ImportError:
         parser.exit(2, "error: torch not installed; it is in the bench extra: "
                        ".venv/bin/pip install -e '.[bench]'\n")
-    if not (DATA / "train.npz").is_file():
-        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    require_prepared_data(parser)
     numpy_side, torch_side = Worker("numpy", args), Worker("torch", args)
     deadline = time.monotonic() + args.seconds
     pairs, mixed = alternate(numpy_side, torch_side, lambda: time.monotonic() < deadline)

@@ -20,7 +20,7 @@ import argparse
 import statistics
 
 from frameworks import CONFIGS
-from modes import DATA
+from modes import DATA, require_prepared_data
 
 from mnist_mlp.nn import blas_pool
 from mnist_mlp.splits import load_split, one_hot
@@ -48,8 +48,7 @@ def main() -> None:
     if args.epochs < 2 or args.repeats < 1:
         parser.error(f"--epochs needs at least 2 and --repeats 1, not {args.epochs} and "
                      f"{args.repeats}")
-    if not (DATA / "train.npz").is_file():
-        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    require_prepared_data(parser)
     data = load_split(DATA / "train.npz"), load_split(DATA / "dev.npz")
     reason = blas_pool.unavailable_reason(2)
     if reason is not None:

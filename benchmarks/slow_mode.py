@@ -34,7 +34,7 @@ import time
 from typing import Callable, Iterator
 
 import numpy as np
-from modes import DATA, fresh_block, mode, sgemm_speedup, shuffled_batches
+from modes import fresh_block, mode, require_prepared_data, sgemm_speedup, shuffled_batches
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights
@@ -85,8 +85,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=240, help="how long to measure")
     parser.add_argument("--steps", type=int, default=64, help="training steps per block")
     args = parser.parse_args()
-    if not (DATA / "train.npz").is_file():
-        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    require_prepared_data(parser)
     architecture = Architecture(hidden=(512, 256))
     model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
     flat = model.flatten_parameters()  # group 0: the weight matrices, 532k of 535k parameters

@@ -27,7 +27,7 @@ import statistics
 import time
 
 import numpy as np
-from modes import DATA
+from modes import DATA, require_prepared_data
 
 from mnist_mlp.params import ModelParams, TrainParams
 from mnist_mlp.splits import load_split, one_hot
@@ -99,8 +99,7 @@ def main() -> None:
     if args.epochs < 1 or args.repeats < 1:
         parser.error(f"--epochs and --repeats need at least 1, not {args.epochs} and "
                      f"{args.repeats}")
-    if not (DATA / "train.npz").is_file():
-        parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    require_prepared_data(parser)
     train_split, dev_split = load_split(DATA / "train.npz"), load_split(DATA / "dev.npz")
     runs: dict[bool, list[list[dict]]] = {True: [], False: []}
     same_bits = []
