@@ -3,10 +3,11 @@
 The compiled loops (nn/kernels.py) are cached on disk. This starts fresh Python processes in
 alternating pairs: one with an empty cache directory (it compiles every loop the step calls),
 one with a directory an earlier process filled (it loads them). Each times its first two
-training steps of the default net (784-512-256-10, batch 128, Adam, synthetic data), which
-include numba's import and the compiling or loading (the optimizer's second step is the first
-to claim the parameters' cache lines, a loop of its own; optimizers.py, ``LineClaims``), and a
-third step for comparison.
+training steps of the default net (784-512-256-10, batch 128, Adam, synthetic data, 2 BLAS
+threads in numba's pool as ``training.train`` sets them up), which include numba's import and
+the compiling or loading (the optimizer's second step is the first to claim the parameters'
+cache lines, a loop of its own; optimizers.py, ``LineClaims``), and a third step for
+comparison.
 
     .venv/bin/python benchmarks/startup.py [--pairs 5]
 """
@@ -33,13 +34,16 @@ rng = np.random.default_rng(1)
 x = rng.standard_normal((128, 784), dtype=np.float32)
 y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
 seconds = []
-for step in range(3):
-    start = time.perf_counter()
-    model.loss_and_gradients(x, y)
-    optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
-    seconds.append(time.perf_counter() - start)
-from mnist_mlp.nn import kernels
-loops = [getattr(kernels, name) for name in dir(kernels)]
+start = time.perf_counter()
+from mnist_mlp.training import training_threads
+with training_threads(2, optimizer):
+    for step in range(3):
+        model.loss_and_gradients(x, y)
+        optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
+        seconds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+from mnist_mlp.nn import blas_pool, kernels
+loops = [getattr(module, name) for module in (kernels, blas_pool) for name in dir(module)]
 loops = [loop for loop in loops if hasattr(loop, "stats")]
 print(json.dumps({"seconds": seconds,
                   "loaded": sum(sum(loop.stats.cache_hits.values()) for loop in loops),

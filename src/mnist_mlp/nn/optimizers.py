@@ -100,7 +100,7 @@ class Optimizer:
         #: (``zero_subnormals``); False keeps them as IEEE arithmetic gives them.
         self.flush_subnormals = True
         #: Split a fused update over numba's thread pool where the optimizer has such a loop
-        #: (SGD, Adam; the same numbers). Set by ``training.train`` inside
+        #: (SGD, Adam; the same numbers). Set by ``training.training_threads`` inside
         #: ``blas_pool.shared_pool``: elsewhere that pool fights OpenBLAS's spinning threads.
         self.parallel = False
         self.steps = 0
