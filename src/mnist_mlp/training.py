@@ -122,8 +122,9 @@ def training_threads(threads: int, optimizer: Optimizer, full_batch: bool = Fals
     with ``optimizer``'s update split over the same pool. Yields whether the pool is used.
 
     Full-batch training keeps OpenBLAS's own threads: one update per epoch leaves the pool
-    nothing to gain, and on the Intel Xeon (model 167) its first parallel calls after a pause
-    stalled 12-20 ms at times, so tut-2layer-10's 45 ms epochs ran up to 3x as long."""
+    nothing to gain, and in benchmarks/frameworks.py's interleaving of three trainers on the
+    Intel Xeon (model 167) the pool's parallel calls early in a run stalled 12-21 ms at times,
+    so tut-2layer-10's 45 ms epochs ran up to 3x as long (benchmarks/README.md)."""
     limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
     pool = compiled.blas_pool() if optimizer.fused and not full_batch else None
     shared = pool.shared_pool(threads) if pool is not None else contextlib.nullcontext(False)
