@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
+import numba
 from frameworks import CONFIGS
 from modes import DATA, require_prepared_data
 
@@ -55,7 +56,7 @@ def main() -> None:
         parser.exit(2, f"error: the pool is not available here: {reason}\n")
     print(f"{len(data[0].x)} training rows, {args.epochs} epochs per run (the first not timed), "
           f"{args.repeats} alternating pairs per config; numba's threading layer "
-          f"{blas_pool._pool_layer()}\n")
+          f"{numba.threading_layer()}\n")
     print("| config | pool: s/epoch | own threads: s/epoch | pool / own (range) | same bits |")
     print("|---|---|---|---|---|")
     for config in CONFIGS:

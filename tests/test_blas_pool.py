@@ -24,8 +24,8 @@ def available():
     """Skips only where numba cannot start an OpenMP pool of two threads (no libgomp, one
     core): where it can, NumPy's wheel OpenBLAS (0.3.31) takes the callback, so the pool must
     be available and a missing one fails."""
-    if numba.get_num_threads() < 2 or blas_pool._pool_layer() != "omp":
-        pytest.skip(f"numba's pool: {blas_pool._pool_layer()}, {numba.get_num_threads()} "
+    if numba.get_num_threads() < 2 or numba.threading_layer() != "omp":
+        pytest.skip(f"numba's pool: {numba.threading_layer()}, {numba.get_num_threads()} "
                     "threads")
     assert blas_pool.unavailable_reason(2) is None
 

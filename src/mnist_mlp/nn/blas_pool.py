@@ -130,11 +130,6 @@ def numpy_openblas() -> _OpenBLAS | None:
     return None
 
 
-def _pool_layer() -> str:
-    """numba's threading layer (started at import, above)."""
-    return numba.threading_layer()
-
-
 def unavailable_reason(blas_threads: int) -> str | None:
     """Why ``shared_pool(blas_threads)`` would leave OpenBLAS's threads alone, or None."""
     if not ENABLED:
@@ -145,8 +140,8 @@ def unavailable_reason(blas_threads: int) -> str | None:
         return f"{blas_threads} BLAS threads but {numba.get_num_threads()} numba threads"
     if numpy_openblas() is None:
         return "NumPy's BLAS is not an OpenBLAS (pthreads, >= 0.3.27) that takes a callback"
-    if _pool_layer() != "omp":
-        return f"numba's threading layer is {_pool_layer()!r}, not 'omp'"
+    if numba.threading_layer() != "omp":  # started at import, above
+        return f"numba's threading layer is {numba.threading_layer()!r}, not 'omp'"
     # Either setting could give numba's team fewer threads than a product has jobs: a hang.
     if os.environ.get("OMP_DYNAMIC", "").strip().lower() not in ("", "false"):
         return f"OMP_DYNAMIC={os.environ['OMP_DYNAMIC']} may shrink the pool's team"

@@ -278,8 +278,8 @@ class Adam(Optimizer):
         keep = 1 - lr * self.decoupled_weight_decay if decayed else 1.0
         update = kernels.adam_halves if self.parallel else kernels.adam
         update(param, grad, state["m"], state["v"], scalar(b1), scalar(1 - b1), scalar(b2),
-                     scalar(1 - b2), scalar(eps_hat), scalar(step_size), scalar(keep),
-                     self._floor(param))
+               scalar(1 - b2), scalar(eps_hat), scalar(step_size), scalar(keep),
+               self._floor(param))
 
     def _corrected(self, lr: float) -> tuple[float, float]:
         """Step size and epsilon with the bias correction of step ``self.steps`` folded in."""
