@@ -18,6 +18,21 @@ MNIST_HEADER = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in ran
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
 
 
+@pytest.fixture
+def pool_available():
+    """Skips only where numba cannot start an OpenMP pool of two threads (no libgomp, one
+    core): where it can, NumPy's wheel OpenBLAS (0.3.31) takes the callback, so the shared
+    pool (nn/blas_pool.py) must be available and a missing one fails."""
+    import numba
+
+    from mnist_mlp.nn import blas_pool
+
+    if numba.get_num_threads() < 2 or numba.threading_layer() != "omp":
+        pytest.skip(f"numba's pool: {numba.threading_layer()}, {numba.get_num_threads()} "
+                    "threads")
+    assert blas_pool.unavailable_reason(2) is None
+
+
 def synthetic_digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Learnable stand-ins for digits: each class lights its own band of rows, plus noise."""
     rng = np.random.default_rng(seed)

@@ -19,18 +19,7 @@ from mnist_mlp.training import TrainObserver, train
 from conftest import synthetic_digits
 
 
-@pytest.fixture
-def available():
-    """Skips only where numba cannot start an OpenMP pool of two threads (no libgomp, one
-    core): where it can, NumPy's wheel OpenBLAS (0.3.31) takes the callback, so the pool must
-    be available and a missing one fails."""
-    if numba.get_num_threads() < 2 or numba.threading_layer() != "omp":
-        pytest.skip(f"numba's pool: {numba.threading_layer()}, {numba.get_num_threads()} "
-                    "threads")
-    assert blas_pool.unavailable_reason(2) is None
-
-
-def test_the_callback_runs_every_job_at_once(available):
+def test_the_callback_runs_every_job_at_once(pool_available):
     """A threaded OpenBLAS product's jobs wait for each other, so running them one after
     another would hang: each job here waits (at most 10 s) until every other job has started."""
     started: list[tuple[int, int]] = []
@@ -57,7 +46,7 @@ def test_the_callback_runs_every_job_at_once(available):
 
 
 def test_products_in_the_pool_give_the_same_bits_and_the_callback_leaves_with_the_block(
-        available):
+        pool_available):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 784), dtype=np.float32)
     w = rng.standard_normal((784, 512), dtype=np.float32)
@@ -74,7 +63,7 @@ def test_products_in_the_pool_give_the_same_bits_and_the_callback_leaves_with_th
         assert a.tobytes() == b.tobytes()
 
 
-def test_the_pool_is_not_used_where_it_cannot_serve(available, monkeypatch):
+def test_the_pool_is_not_used_where_it_cannot_serve(pool_available, monkeypatch):
     assert "one BLAS thread" in blas_pool.unavailable_reason(1)
     assert "numba threads" in blas_pool.unavailable_reason(numba.get_num_threads() + 1)
     with blas_pool.shared_pool(1) as pooled:
@@ -84,7 +73,7 @@ def test_the_pool_is_not_used_where_it_cannot_serve(available, monkeypatch):
         assert not pooled and blas_pool.numpy_openblas().callback() is None
 
 
-def test_an_error_inside_the_block_still_removes_the_callback(available):
+def test_an_error_inside_the_block_still_removes_the_callback(pool_available):
     with pytest.raises(KeyboardInterrupt), blas_pool.shared_pool(2):
         raise KeyboardInterrupt
     assert blas_pool.numpy_openblas().callback() is None
@@ -96,7 +85,7 @@ class Recorder(TrainObserver):
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_training_in_the_pool_gives_the_same_weights(available, monkeypatch, optimizer):
+def test_training_in_the_pool_gives_the_same_weights(pool_available, monkeypatch, optimizer):
     """Two BLAS threads, so that the pool is used (Adam's update then also splits over it)."""
     pixels, labels = synthetic_digits(600, 1)
     tr = Split(Normalization().apply(pixels), labels)
@@ -130,7 +119,7 @@ def test_a_training_process_with_a_cached_pool_starts(tmp_path):
     assert any(tmp_path.rglob("*.nbc"))
 
 
-def test_full_batch_training_keeps_openblas_threads(available):
+def test_full_batch_training_keeps_openblas_threads(pool_available):
     pixels, labels = synthetic_digits(300, 1)
     tr = Split(Normalization().apply(pixels), labels)
     params = TrainParams(optimizer="sgd", lr=0.1, epochs=1, batch_size="full", threads=2)
@@ -142,7 +131,7 @@ def test_full_batch_training_keeps_openblas_threads(available):
 
 @pytest.mark.parametrize("name, value", [("OMP_DYNAMIC", "true"), ("OMP_THREAD_LIMIT", "1")])
 def test_an_openmp_setting_that_may_shrink_the_team_keeps_openblas_threads(
-        available, monkeypatch, name, value):
+        pool_available, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     assert name in blas_pool.unavailable_reason(2)
     monkeypatch.setenv(name, {"OMP_DYNAMIC": "false", "OMP_THREAD_LIMIT": "2"}[name])

@@ -28,12 +28,19 @@ class Normalization:
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (n, 784) -> C-contiguous float32 (n, 784)."""
+        scale, shift, factor = self.float32_steps()
         x = pixels.astype(np.float32)
-        x *= 1 / 255
+        x *= scale
         if self.mean != 0.0 or self.std != 1.0:
-            x -= self.mean
-            x *= 1 / self.std
+            x -= shift
+            x *= factor
         return x
+
+    def float32_steps(self) -> tuple[np.float32, np.float32, np.float32]:
+        """(scale, shift, factor): ``apply`` computes ``(float32(pixel) * scale - shift) *
+        factor``, each step rounded to float32 (with mean 0 and std 1 it skips the last two,
+        which would change nothing). batches.py decodes bytes with the same steps."""
+        return np.float32(1 / 255), np.float32(self.mean), np.float32(1 / self.std)
 
     def to_dict(self) -> dict:
         return asdict(self)

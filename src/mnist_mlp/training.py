@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from .errors import ParamsError, TrainingDiverged
 from .augment import Augmenter
+from .batches import BatchImages
 from .nn import (MLP, Architecture, Dense, Optimizer, Schedule, build_mlp, compiled,
                  init_weights, make_optimizer)
 from .params import AugmentParams, ModelParams, TrainParams
@@ -193,6 +194,7 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     # Overflow on the way to divergence is detected and reported below, not warned about.
     with training_threads(result.blas_threads, optimizer, full_batch) as result.shared_pool, \
             np.errstate(over="ignore", invalid="ignore"):
+        images = None if full_batch else BatchImages(train_split, parallel=result.shared_pool)
         for epoch in bar:
             start = time.perf_counter()
             order = None if full_batch else rng.permutation(n)
@@ -203,9 +205,8 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                     xb, yb = train_split.x, train_targets
                 else:  # one index array gathers images and targets together, into reused buffers
                     idx = order[rows]
-                    # mode="clip": with the default "raise", np.take gathers into a temporary
-                    # and copies it to out= (~30% slower); a permutation's indices are valid.
-                    xb = np.take(train_split.x, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
+                    xb = images.take(idx, x_batch[:len(idx)])
+                    # mode="clip": as in BatchImages.take.
                     yb = np.take(train_targets, idx, axis=0, out=y_batch[:len(idx)], mode="clip")
                 if augmenter is not None:
                     xb = augmenter(xb)

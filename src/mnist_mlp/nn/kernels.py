@@ -121,6 +121,48 @@ def adam_halves(param, grad, m, v, beta1, one_minus_beta1, beta2, one_minus_beta
 
 
 @_compile
+def encode_bytes(x, x_bits, scale, shift, factor, codes):
+    """Into ``codes``, for each x the byte p whose ``decode(p) = (float32(p) * scale - shift) *
+    factor`` (``take_decoded``) is x bit for bit (``x_bits``: x viewed as uint32). False if some
+    x is no byte's decode (NaN, out of range, between two bytes' values, or -0); ``codes`` then
+    holds no meaning."""
+    # Reciprocals: the estimate needs only to round to the right byte, the check is exact. No
+    # exit from inside the loop, so that it runs vectorised.
+    inverse_factor, inverse_scale = 1 / factor, 1 / scale
+    mismatched = False
+    for i in range(x.shape[0]):
+        value = x[i]
+        estimate = (value * inverse_factor + shift) * inverse_scale
+        estimate = estimate if estimate > 0 else 0  # NaN too
+        byte = np.uint8(np.rint(estimate if estimate < 255 else 255))
+        decoded = (np.float32(byte) * scale - shift) * factor
+        mismatched |= decoded != value or (value == 0 and x_bits[i] != 0)
+        codes[i] = byte
+    return not mismatched
+
+
+@_compile
+def take_decoded(codes, rows, scale, shift, factor, out):
+    """``np.take(x, rows, axis=0, out=out, mode="clip")`` for images x held as bytes, 2-D
+    ``codes`` with ``x = (float32(codes) * scale - shift) * factor``, each step rounded to
+    float32 (``splits.Normalization.apply``'s arithmetic): a quarter of the memory to read."""
+    last = codes.shape[0] - 1
+    for r in range(rows.shape[0]):
+        source, target = codes[min(max(rows[r], 0), last)], out[r]
+        for j in range(source.shape[0]):
+            target[j] = (np.float32(source[j]) * scale - shift) * factor
+
+
+@parallel_compile
+def take_decoded_halves(codes, rows, scale, shift, factor, out):
+    """``take_decoded`` for each half of ``rows`` on a thread of its own (as ``adam_halves``)."""
+    n = rows.shape[0]
+    for half in numba.prange(2):
+        low, high = half * n // 2, (half + 1) * n // 2
+        take_decoded(codes, rows[low:high], scale, shift, factor, out[low:high])
+
+
+@_compile
 def claim_lines(array, stride, one):
     """Store every ``stride``-th element back, times ``one``: 1, which leaves every number,
     infinity and quiet NaN as it was (a signalling NaN, which arithmetic never makes, would
