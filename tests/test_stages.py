@@ -1,16 +1,68 @@
 """Each stage script run as DVC runs it, on small CSVs the tests make."""
 
+import ast
 import csv
 import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import yaml
 
 from conftest import REPO, STAGES, run_pipeline, run_stage
+
+
+def package_file(module: str) -> Path:
+    path = REPO.joinpath("src", *module.split("."))
+    return path / "__init__.py" if (path / "__init__.py").exists() else path.with_suffix(".py")
+
+
+def package_imports(path: Path, module: str) -> set[str]:
+    """The mnist_mlp modules (and their parent packages) that ``path`` imports anywhere in it,
+    lazy imports inside functions included."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                name = ".".join(parts[:len(parts) - node.level + 1] + [node.module or ""])
+            else:
+                name = node.module or ""
+            names = [name.rstrip(".")] + [f"{name.rstrip('.')}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "mnist_mlp" and package_file(name).exists():
+                parts = name.split(".")
+                found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return found
+
+
+def test_each_stage_depends_on_exactly_the_modules_it_imports():
+    """A module missing from a stage's deps would let an edit that changes its results go
+    unnoticed by `dvc repro`; one listed but not imported reruns it for nothing."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        script = next(word for word in stage["cmd"].split()
+                      if word.startswith("stages/") and word.endswith(".py"))
+        modules, todo = set(), list(package_imports(REPO / script, "__main__"))
+        while todo:
+            module = todo.pop()
+            if module not in modules:
+                modules.add(module)
+                todo += package_imports(package_file(module), module)
+        imported = {package_file(m).relative_to(REPO) for m in modules}
+        deps = [Path(d) for d in stage["deps"] if d.startswith("src/")]
+        covered = lambda file, dep: file == dep or dep in file.parents  # noqa: E731
+        unlisted = [str(f) for f in sorted(imported) if not any(covered(f, d) for d in deps)]
+        unused = [str(d) for d in deps if not any(covered(f, d) for f in imported)]
+        assert (unlisted, unused) == ([], []), name
 
 def test_stages_in_sequence(workdir):
     d = workdir
