@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from typing import Callable
 
 import numba
 from frameworks import CONFIGS
@@ -28,20 +29,38 @@ from mnist_mlp.splits import load_split, one_hot
 from mnist_mlp.training import train
 
 
-def epoch_seconds(params, data, pooled: bool) -> tuple[float, list[bytes]]:
+def epoch_seconds(params, data) -> tuple[float, list[bytes]]:
     """Median seconds of the epochs after the first, and the final weights' bytes."""
     tr, dv = data
-    blas_pool.ENABLED = pooled
-    try:
-        result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y))
-    finally:
-        blas_pool.ENABLED = True
+    result = train(params.model, params.train, tr, one_hot(tr.y), dv, one_hot(dv.y))
     seconds = [row["seconds"] for row in result.history][1:]
     return statistics.median(seconds), [p.tobytes() for p in result.model.params()]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def alternating_pairs(params, data, switch: Callable[[bool], None], repeats: int
+                      ) -> tuple[dict[bool, list[float]], int]:
+    """``repeats`` pairs of runs, one with ``switch(True)`` and one with ``switch(False)``, in
+    alternating order (``switch(True)`` again after each run): each way's median seconds per
+    epoch, run by run, and how many pairs ended with the same weights."""
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    same = 0
+    for repeat in range(repeats):
+        weights = {}
+        for on in (True, False) if repeat % 2 == 0 else (False, True):
+            switch(on)
+            try:
+                s, weights[on] = epoch_seconds(params, data)
+            finally:
+                switch(True)
+            seconds[on].append(s)
+        same += weights[True] == weights[False]
+    return seconds, same
+
+
+def compare(description: str, switch: Callable[[bool], None], names: tuple[str, str]) -> None:
+    """The command line of this script and of those like it: ``alternating_pairs`` for each
+    config that the shared pool serves, one table row per config."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3, help="alternating pairs of runs")
     parser.add_argument("--only", nargs="*", help="config name prefixes")
@@ -57,7 +76,8 @@ def main() -> None:
     print(f"{len(data[0].x)} training rows, {args.epochs} epochs per run (the first not timed), "
           f"{args.repeats} alternating pairs per config; numba's threading layer "
           f"{numba.threading_layer()}\n")
-    print("| config | pool: s/epoch | own threads: s/epoch | pool / own (range) | same bits |")
+    print(f"| config | {names[0]}: s/epoch | {names[1]}: s/epoch | {names[0]} / {names[1]} "
+          "(range) | same bits |")
     print("|---|---|---|---|---|")
     for config in CONFIGS:
         if args.only and not any(config.name.startswith(p) for p in args.only):
@@ -65,19 +85,17 @@ def main() -> None:
         params = config.params(epochs=args.epochs, threads="auto", rows=len(data[0].x))
         if params.train.threads != 2 or params.train.batch_size == "full":
             continue
-        seconds: dict[bool, list[float]] = {True: [], False: []}
-        same = 0
-        for repeat in range(args.repeats):
-            weights = {}
-            for pooled in (True, False) if repeat % 2 == 0 else (False, True):
-                s, weights[pooled] = epoch_seconds(params, data, pooled)
-                seconds[pooled].append(s)
-            same += weights[True] == weights[False]
+        seconds, same = alternating_pairs(params, data, switch, args.repeats)
         ratios = sorted(a / b for a, b in zip(seconds[True], seconds[False]))
         print(f"| {config.name} | {statistics.median(seconds[True]):.3f} | "
               f"{statistics.median(seconds[False]):.3f} | {statistics.median(ratios):.2f} "
               f"({ratios[0]:.2f}–{ratios[-1]:.2f}) | {same} of {args.repeats} |", flush=True)
 
 
+def switch(on: bool) -> None:
+    """The pool (True) or OpenBLAS's own threads."""
+    blas_pool.ENABLED = on
+
+
 if __name__ == "__main__":
-    main()
+    compare(__doc__.split("\n\n")[0], switch, ("pool", "own threads"))

@@ -4,6 +4,8 @@ import importlib
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 from mnist_mlp.nn.layers import ACTIVATIONS
 
@@ -147,18 +149,23 @@ def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing(
     assert all(a.tobytes() == b.tobytes() for a, b in zip(flushed_params, kept_params))
 
 
-def test_pool_benchmark_trains_the_same_weights_both_ways_and_leaves_the_pool_on():
+@pytest.mark.parametrize("script", ["pool", "gather"])
+def test_switching_benchmarks_train_the_same_weights_both_ways_and_leave_the_switch_on(
+        script):
+    """pool.py switches the shared thread pool, gather.py the batches from bytes."""
     import numpy as np
 
+    from mnist_mlp import batches
     from mnist_mlp.nn import blas_pool
-    from mnist_mlp.splits import Split
+    from mnist_mlp.splits import Normalization, Split
 
-    pool = benchmark("pool")
+    pool, module = benchmark("pool"), benchmark(script)
     rng = np.random.default_rng(0)
-    data = (Split(rng.random((512, 784), dtype=np.float32), rng.integers(0, 10, 512)),
-            Split(rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64)))
+    pixels = rng.integers(0, 256, (576, 784), dtype=np.uint8)  # bytes, for gather.py's switch
+    data = (Split(Normalization().apply(pixels[:512]), rng.integers(0, 10, 512)),
+            Split(Normalization().apply(pixels[512:]), rng.integers(0, 10, 64)))
     params = pool.CONFIGS[0].params(epochs=2, threads=2, rows=512)
-    runs = {pooled: pool.epoch_seconds(params, data, pooled) for pooled in (True, False)}
-    assert all(seconds > 0 for seconds, _ in runs.values())
-    assert runs[True][1] == runs[False][1]
-    assert blas_pool.ENABLED
+    seconds, same = pool.alternating_pairs(params, data, module.switch, repeats=2)
+    assert all(len(runs) == 2 and min(runs) > 0 for runs in seconds.values())
+    assert same == 2
+    assert blas_pool.ENABLED and batches.FROM_BYTES
