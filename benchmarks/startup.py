@@ -4,10 +4,10 @@ The compiled loops (nn/kernels.py) are cached on disk. This starts fresh Python 
 alternating pairs: one with an empty cache directory (it compiles every loop the step calls),
 one with a directory an earlier process filled (it loads them). Each times its first two
 training steps of the default net (784-512-256-10, batch 128, Adam, synthetic data, 2 BLAS
-threads in numba's pool as ``training.train`` sets them up), which include numba's import and
-the compiling or loading (the optimizer's second step is the first to claim the parameters'
-cache lines, a loop of its own; optimizers.py, ``LineClaims``), and a third step for
-comparison.
+threads in numba's pool and the batches gathered from bytes, as ``training.train`` sets them
+up), which include numba's import and the compiling or loading (the optimizer's second step is
+the first to claim the parameters' cache lines, a loop of its own; optimizers.py,
+``LineClaims``), and a third step for comparison.
 
     .venv/bin/python benchmarks/startup.py [--pairs 5]
 """
@@ -31,13 +31,19 @@ model = build_mlp(architecture, init_weights(architecture, "he", np.random.defau
 flat = model.flatten_parameters()
 optimizer = make_optimizer("adam")
 rng = np.random.default_rng(1)
-x = rng.standard_normal((128, 784), dtype=np.float32)
+from mnist_mlp.splits import Normalization, Split
+split = Split(Normalization().apply(rng.integers(0, 256, (384, 784), dtype=np.uint8)),
+              rng.integers(0, 10, 384).astype(np.uint8))
+x = np.empty((128, 784), np.float32)
 y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
 seconds = []
 start = time.perf_counter()
+from mnist_mlp.batches import BatchImages
 from mnist_mlp.training import training_threads
-with training_threads(2, optimizer):
+with training_threads(2, optimizer) as pooled:
+    images = BatchImages(split, parallel=pooled)
     for step in range(3):
+        images.take(np.arange(step * 128, (step + 1) * 128), x)
         model.loss_and_gradients(x, y)
         optimizer.step(flat.params, flat.grads, 1e-3, flat.decayed)
         seconds.append(time.perf_counter() - start)

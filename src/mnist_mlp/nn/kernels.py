@@ -9,11 +9,14 @@ arrive in the arrays' dtype, so float32 stays float32. The results are therefore
   passes took 0.61 ms on one core, this loop 0.18 ms (benchmarks/optimizers.py);
 - ReLU forward and backward, a Dense layer's bias gradient and the softmax's row maximum
   (layers.py, losses.py): NumPy makes two passes for the ReLU and its mask, and reduces
-  short rows or columns at a fraction of the memory's speed (benchmarks/README.md).
+  short rows or columns at a fraction of the memory's speed (benchmarks/README.md);
+- the batch gather (``take_decoded``, batches.py): the float32 rows that ``np.take`` copies,
+  decoded from the images' bytes, a quarter of the memory; ``encode_bytes`` finds those bytes
+  once, checking that each decodes to its float bit for bit.
 
-``adam_halves`` and ``sgd_halves`` run those updates over numba's thread pool, one half of the
-parameters per thread; only inside ``blas_pool.shared_pool``, where that pool also runs
-OpenBLAS's jobs (blas_pool.py says why).
+``adam_halves``, ``sgd_halves`` and ``take_decoded_halves`` run those loops over numba's thread
+pool, one half of the arrays per thread; only inside ``blas_pool.shared_pool``, where that pool
+also runs OpenBLAS's jobs (blas_pool.py says why).
 
 ``claim_lines`` replaces no NumPy code: it changes no value and only decides which core holds
 the parameters' cache lines when an update starts (optimizers.py, ``LineClaims``).
