@@ -136,6 +136,31 @@ def test_split_file_round_trip(tmp_path, small_csvs):
     assert loaded.normalization == split.normalization
 
 
+@pytest.mark.parametrize("entry", ['{"mean": 0.1, "std": 0}', '{"mean": NaN, "std": 1}',
+                                   '{"mean": "0.1", "std": 1}', '{"std": -0.3}',
+                                   '{"mean": 0, "std": 1, "scale": 2}', '[0, 1]', "{mean"])
+def test_split_file_with_a_bad_normalization_is_refused(tmp_path, entry):
+    from mnist_mlp.fileio import save_npz
+
+    path = tmp_path / "dev.npz"
+    save_npz(path, {"x": np.zeros((2, 784), np.float32), "y": np.zeros(2, np.uint8),
+                    "normalization": np.array(entry)})
+    with pytest.raises(DataError, match=r"dev.npz: unreadable 'normalization' entry \("):
+        load_split(path)
+
+
+def test_prepare_does_not_standardize_constant_pixels(tmp_path):
+    """A zero std, which dividing by would make every image inf or nan."""
+    pixels, labels = synthetic_digits(100)
+    pixels[:] = 7
+    train = write_csv(tmp_path / "train.csv", pixels, labels)
+    test = write_csv(tmp_path / "test.csv", pixels[:20], labels[:20])
+    with pytest.raises(DataError, match="every pixel of the training rows has the same value"):
+        prepare(PrepareParams(dev_size=10, normalize="standardize"), train, test)
+    scaled = prepare(PrepareParams(dev_size=10), train, test)["train"].x
+    assert (scaled == np.float32(7) * np.float32(1 / 255)).all()
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_one_hot(smoothing):
     targets = one_hot(np.array([3, 0, 9], np.uint8), smoothing)

@@ -59,8 +59,12 @@ def prepare(params: PrepareParams, train_csv: str | Path, test_csv: str | Path |
     norm = Normalization()
     if params.normalize == "standardize":
         scaled = norm.apply(pixels[train_idx])
-        norm = Normalization(mean=float(scaled.mean(dtype=np.float64)),
-                             std=float(scaled.std(dtype=np.float64)))
+        std = float(scaled.std(dtype=np.float64))
+        if std == 0:
+            raise DataError(f"{train_csv}: every pixel of the training rows has the same value, "
+                            "so prepare.normalize = standardize would divide by a zero std; "
+                            "use scale")
+        norm = Normalization(mean=float(scaled.mean(dtype=np.float64)), std=std)
     return {
         "train": Split(norm.apply(pixels[train_idx]), labels[train_idx], norm),
         "dev": Split(norm.apply(pixels[dev_idx]), labels[dev_idx], norm),

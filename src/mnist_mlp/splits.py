@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,15 @@ class Normalization:
 
     mean: float = 0.0
     std: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.std <= 0:
+            raise ValueError(f"std must be positive, got {self.std!r}")
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (n, 784) -> C-contiguous float32 (n, 784)."""
