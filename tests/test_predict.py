@@ -101,6 +101,22 @@ def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("info", [{"normalization": {"mean": 0.1, "std": 0.0}}, ["a list"],
+                                  {"normalization": {"mean": 0.1, "scale": 2}}])
+def test_cli_model_with_a_bad_normalization_is_one_clear_error(finished, tmp_path, info):
+    with np.load(finished / "m/model.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["info"] = info
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "model.npz", **arrays)
+    drawn_one().save(tmp_path / "one.png")
+    result = cli("predict", "one.png", "--model", "model.npz", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("error: model.npz: unreadable 'normalization'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_cli_missing_model(tmp_path):
     drawn_one().save(tmp_path / "one.png")
     result = cli("predict", "one.png", cwd=tmp_path)

@@ -120,6 +120,29 @@ def missing_model(arrays, path):
     path.unlink()
 
 
+def split_normalization(entry: str):
+    def apply(d):
+        path = d / "p/train.npz"
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        arrays["normalization"] = np.array(entry)
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    return apply
+
+
+def both(*breakages):
+    def apply(d):
+        for breakage in breakages:
+            breakage(d)
+    return apply
+
+
+def constant_pixels():
+    pixels, labels = synthetic_digits(200, seed=4)
+    return lines([MNIST_HEADER] + [",".join(map(str, [l, *[9] * 784])) for l in labels])
+
+
 CASES = [
     # CSV (prepare stage)
     ("csv missing file", "prepare", raw_csv(None), "train.csv: file not found"),
@@ -150,6 +173,9 @@ CASES = [
     ("csv binary file", "prepare", raw_csv(bytes(range(256)) * 40), "binary data"),
     ("csv class missing", "prepare", raw_csv(no_sevens()), "no rows of digit(s) [7]"),
     ("csv latin-1 text", "prepare", raw_csv("label,\xe9\n".encode("latin-1")), "not UTF-8"),
+    ("csv constant pixels standardized", "prepare",
+     both(raw_csv(constant_pixels()), params("prepare", normalize="standardize")),
+     "every pixel of the training rows has the same value"),
     # Sources (download stage)
     ("download sha256 mismatch", "download", params("download", train_sha256="a" * 64),
      "sha256 mismatch: expected aaaa"),
@@ -199,6 +225,9 @@ CASES = [
      "'2.W' has shape (7, 10)"),
     ("model format version", "evaluate", model_file(old_format),
      "model format version 0 is not supported"),
+    # Prepared splits (train stage)
+    ("split normalization std 0", "train", split_normalization('{"mean": 0.1, "std": 0}'),
+     "p/train.npz: unreadable 'normalization' entry (std must be positive, got 0)"),
     # Training
     ("training divergence", "train", params("train", lr=1e6, optimizer="sgd"),
      "training diverged at epoch 1"),

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from scipy.ndimage import center_of_mass
 
-from .errors import UserError
+from .errors import ModelFileError, UserError
 from .mnist_csv import read_pixel_csv
 from .nn import load_model
 from .splits import Normalization
@@ -94,7 +94,11 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
 def predict_files(paths: list[str], model_path: str | Path) -> list[Prediction]:
     """Predictions for image files and CSV files (one per CSV row)."""
     model, info = load_model(model_path)
-    norm = Normalization(**info.get("normalization", {}))
+    try:
+        norm = Normalization(**info.get("normalization", {}))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
+                             f"({exc})") from None
     sources, pixels = [], []
     for path in paths:
         if str(path).lower().endswith(".csv"):
