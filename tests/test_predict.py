@@ -101,9 +101,12 @@ def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("info", [{"normalization": {"mean": 0.1, "std": 0.0}}, ["a list"],
-                                  {"normalization": {"mean": 0.1, "scale": 2}}])
-def test_cli_model_with_a_bad_normalization_is_one_clear_error(finished, tmp_path, info):
+@pytest.mark.parametrize("info, expected", [
+    ({"normalization": {"mean": 0.1, "std": 0.0}}, "unreadable 'normalization'"),
+    ({"normalization": {"mean": 0.1, "scale": 2}}, "unreadable 'normalization'"),
+    (["a list"], "unreadable 'meta' entry ('info' is not a mapping)"),
+])
+def test_cli_model_with_bad_info_is_one_clear_error(finished, tmp_path, info, expected):
     with np.load(finished / "m/model.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     meta = json.loads(str(arrays["meta"]))
@@ -113,7 +116,7 @@ def test_cli_model_with_a_bad_normalization_is_one_clear_error(finished, tmp_pat
     drawn_one().save(tmp_path / "one.png")
     result = cli("predict", "one.png", "--model", "model.npz", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.startswith("error: model.npz: unreadable 'normalization'")
+    assert result.stderr.startswith(f"error: model.npz: {expected}")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

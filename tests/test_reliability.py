@@ -227,7 +227,7 @@ CASES = [
      "model format version 0 is not supported"),
     # Prepared splits (train stage)
     ("split normalization std 0", "train", split_normalization('{"mean": 0.1, "std": 0}'),
-     "p/train.npz: unreadable 'normalization' entry (std must be positive, got 0)"),
+     "p/train.npz: unreadable 'normalization' entry (std must be positive, got 0.0)"),
     # Training
     ("training divergence", "train", params("train", lr=1e6, optimizer="sgd"),
      "training diverged at epoch 1"),

@@ -29,10 +29,9 @@ class BatchImages:
         one pass over the images first (~35 ms for 55,000): only inside
         ``blas_pool.shared_pool`` (which says why). The floats are gathered where it is False,
         the compiled loops are missing, or some value is no byte under the normalization."""
-        self._x = split.x
+        x = self._x = split.x
         self._codes: np.ndarray | None = None
         kernels = compiled.kernels() if FROM_BYTES and parallel else None
-        x = split.x
         if kernels is None or x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous:
             return
         steps = split.normalization.float32_steps()

@@ -96,7 +96,7 @@ def predict_files(paths: list[str], model_path: str | Path) -> list[Prediction]:
     model, info = load_model(model_path)
     try:
         norm = Normalization(**info.get("normalization", {}))
-    except (AttributeError, TypeError, ValueError) as exc:
+    except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
     sources, pixels = [], []

@@ -66,4 +66,7 @@ def load_model(path: str | Path) -> tuple[MLP, dict]:
         if not np.all(np.isfinite(arr)):
             raise ModelFileError(f"{path}: array '{key}' contains NaN or infinite values")
         slot[...] = arr
-    return model, meta.get("info", {})
+    info = meta.get("info", {})
+    if not isinstance(info, dict):
+        raise ModelFileError(f"{path}: unreadable 'meta' entry ('info' is not a mapping)")
+    return model, info
