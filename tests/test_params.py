@@ -17,6 +17,17 @@ def test_committed_params_file_is_valid_and_complete():
         assert set(raw[section]) == set(model.annotation.model_fields), section
 
 
+def test_a_key_left_out_takes_the_committed_value():
+    """Deleting a line of params.yaml changes nothing, as the README's defaults say; only the
+    hashes, which belong to the default wheel's files, default to no check."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    defaults = Params().model_dump()
+    differing = {f"{section}.{key}" for section, values in raw.items()
+                 for key, value in values.items() if defaults[section][key] != value}
+    assert differing == {"download.train_sha256", "download.test_sha256"}
+    assert defaults["download"]["train_sha256"] is None is defaults["download"]["test_sha256"]
+
+
 def test_readme_documents_every_key():
     readme = (REPO / "README.md").read_text()
     for section, model in Params.model_fields.items():
