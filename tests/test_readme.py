@@ -1,0 +1,37 @@
+"""The README's figures of the committed run are those of the committed reports, so a commit
+of a new `dvc repro` run that leaves the README behind fails here."""
+
+import csv
+import json
+import re
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def results_section() -> str:
+    return README.split("## Results", 1)[1].split("\n## ", 1)[0]
+
+
+def test_results_table_is_the_committed_evaluation():
+    metrics = json.loads((REPO / "reports/eval/metrics.json").read_text())
+    rows = {}
+    for line in results_section().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in ("test", "dev"):
+            rows[cells[0]] = [float(c) for c in cells[1:]]
+    assert rows.keys() == {"test", "dev"}
+    for split, (accuracy, loss, macro_f1) in rows.items():
+        expected = metrics[split]
+        assert (accuracy, loss, macro_f1) == tuple(
+            round(expected[k], 4) for k in ("accuracy", "loss", "macro_f1")), split
+
+
+def test_training_time_is_the_committed_history():
+    with open(REPO / "reports/train/history.csv", newline="") as f:
+        seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
+    stated = re.search(r"([\d.]+) s of training \(the\s+sum of the `seconds` column",
+                       results_section())
+    assert stated is not None, "the Results section no longer states the training time"
+    assert stated.group(1) == f"{seconds:.1f}"
