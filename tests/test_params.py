@@ -73,6 +73,14 @@ def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
     assert expected in str(info.value)
 
 
+def test_a_section_emptied_of_keys_takes_the_defaults(tmp_path):
+    """Deleting a section's only line leaves ``onehot:``, which YAML reads as null."""
+    path = tmp_path / "params.yaml"
+    path.write_text("onehot:\ntrain:\n  lr: 0.01\n")
+    params = load_params(path)
+    assert params.onehot == Params().onehot and params.train.lr == 0.01
+
+
 def test_missing_params_file(tmp_path):
     with pytest.raises(ParamsError, match="params file not found"):
         load_params(tmp_path / "nope.yaml")

@@ -194,6 +194,8 @@ def load_params(path: str | Path) -> Params:
         raw = {}
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    # A section whose keys are all deleted reads as null: every key left out, so all defaults.
+    raw = {section: {} if keys is None else keys for section, keys in raw.items()}
     try:
         return Params.model_validate(raw)
     except ValidationError as exc:
