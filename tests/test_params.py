@@ -41,6 +41,8 @@ def test_readme_documents_every_key():
     ("train: {epochs: ten}", "train.epochs = 'ten': Input should be a valid integer"),
     ("train: {lr: 0}", "train.lr = 0: Input should be greater than 0"),
     ("train: {lr: -1}", "train.lr = -1: Input should be greater than 0"),
+    ("train: {lr: .inf}", "train.lr = inf: Input should be a finite number"),
+    ("augment: {elastic_alpha: .inf}", "augment.elastic_alpha = inf: Input should be a finite"),
     ("train: {batch_size: 0}", "train.batch_size = 0: must be a positive integer or 'full'"),
     ("train: {threads: -1}", "train.threads = -1: must be a non-negative integer or 'auto'"),
     ("train: {threads: many}", "train.threads = 'many': must be a non-negative integer or 'auto'"),

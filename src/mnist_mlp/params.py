@@ -1,8 +1,9 @@
 """The typed schema of params.yaml, validated once before a stage does any work.
 
 Every section forbids unknown keys, so a typo such as ``train.lerning_rate`` fails at once with
-the allowed keys listed, instead of being silently ignored. A key left out of params.yaml takes
-the default written here, which is the committed params.yaml's value (tested), except the two
+the allowed keys listed, instead of being silently ignored, and every number must be finite
+(YAML's ``.inf`` and ``.nan`` fail the same way). A key left out of params.yaml takes the
+default written here, which is the committed params.yaml's value (tested), except the two
 sha256 values: they belong to one file, so a source given without them is not checked.
 """
 
@@ -23,7 +24,7 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DownloadParams(Section):
