@@ -45,16 +45,25 @@ class Prediction:
         return f"{self.source}: {self.digit} ({ranked})"
 
 
+#: Pillow's modes for 16-bit grayscale ("I": how some Pillow versions and formats give it).
+#: ``convert("L")`` clips their values at 255 instead of scaling them, so a 16-bit scan would
+#: read as all white: they are scaled from 0..65535 here.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
 def load_image(path: str | Path) -> np.ndarray:
     """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white."""
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(canvas, rgba)
-            gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
+            if img.mode in SIXTEEN_BIT_MODES:
+                gray = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)
+            else:
+                if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                    rgba = img.convert("RGBA")
+                    canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    img = Image.alpha_composite(canvas, rgba)
+                gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
