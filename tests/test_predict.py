@@ -64,6 +64,22 @@ def test_sixteen_bit_grayscale_reads_as_its_eight_bit_drawing(tmp_path, suffix, 
     assert to_mnist(gray).max() > 200
 
 
+@pytest.mark.parametrize("scale", [1 / 255, 1])
+def test_float_images_in_either_range_read_as_their_eight_bit_drawing(tmp_path, scale):
+    eight_bit = drawn_one(ink=30, paper=200)
+    Image.fromarray(np.asarray(eight_bit, np.float32) * scale).save(tmp_path / "one.tif")
+    expected = np.asarray(eight_bit, np.float32) / 255
+    np.testing.assert_allclose(load_image(tmp_path / "one.tif"), expected, rtol=1e-6)
+
+
+def test_float_image_with_nan_is_refused(tmp_path):
+    values = np.zeros((30, 30), np.float32)
+    values[5:25, 10:14] = np.nan
+    Image.fromarray(values).save(tmp_path / "nan.tif")
+    with pytest.raises(ImageError, match="NaN or infinite pixel values"):
+        load_image(tmp_path / "nan.tif")
+
+
 def test_blank_and_unreadable_images(tmp_path):
     Image.new("L", (30, 30), 255).save(tmp_path / "blank.png")
     with pytest.raises(ImageError, match="no digit found"):

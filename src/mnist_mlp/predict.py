@@ -58,6 +58,8 @@ def load_image(path: str | Path) -> np.ndarray:
             img.load()
             if img.mode in SIXTEEN_BIT_MODES:
                 gray = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)
+            elif img.mode == "F":
+                gray = float_gray(np.asarray(img, dtype=np.float32), path)
             else:
                 if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                     rgba = img.convert("RGBA")
@@ -71,6 +73,15 @@ def load_image(path: str | Path) -> np.ndarray:
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ImageError(f"{path}: empty image")
     return gray
+
+
+def float_gray(values: np.ndarray, path: str | Path) -> np.ndarray:
+    """A floating-point image (Pillow's mode "F") -> [0, 1]. Such images come in 0..1 or in
+    0..255; one whose values all lie within 0..1 would be black in 0..255, so it is taken as
+    0..1, any other as 0..255. ``convert("L")`` would read a 0..1 image as black."""
+    if not np.isfinite(values).all():
+        raise ImageError(f"{path}: not a readable image (NaN or infinite pixel values)")
+    return np.clip(values if values.max(initial=0) <= 1 else values / 255, 0, 1)
 
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
