@@ -34,7 +34,10 @@ def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | Non
     """Rows of a label and 784 pixels, or (unless ``require_label``) of 784 pixels only."""
     has_header = _sniff_header(path)
     try:
-        frame = pd.read_csv(path, header=0 if has_header else None, engine="c")
+        # Only an empty field is missing: pandas' default would also read "nan", "NA" or
+        # "null" as one, and call a line that ends in them truncated.
+        frame = pd.read_csv(path, header=0 if has_header else None, engine="c",
+                            keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed CSV ({_parser_detail(exc)}); expected {N_COLUMNS} "
                         "fields per line: a label and 784 pixels") from None
@@ -100,11 +103,11 @@ def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
             continue
         col = frame.iloc[:, j]
         missing = col.isna().to_numpy()
-        numeric = pd.to_numeric(col, errors="coerce")
-        not_numeric = numeric.isna().to_numpy() & ~missing
-        as_float = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            fractional = ~np.isnan(as_float) & (as_float != np.floor(as_float))
+        as_float = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
+                                                                na_value=np.nan)
+        finite = np.isfinite(as_float)
+        not_numeric = ~finite & ~missing  # text, and "nan" or "inf", which parse as floats
+        fractional = finite & (as_float != np.floor(as_float))
         for mask, what in ((missing, "empty cell"), (not_numeric, "not a number"),
                            (fractional, "not an integer")):
             rows = np.flatnonzero(mask)
