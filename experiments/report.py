@@ -1,8 +1,10 @@
 """Print a Markdown table of finished named experiments: accuracy, epochs, training seconds.
 
-    .venv/bin/python experiments/report.py tut-64 tut-64-64 best ...   (default: all)
+    .venv/bin/python experiments/report.py tut-64 tut-64-64 best ...
 
-Reads `dvc exp show --json -A` and each experiment's committed reports/train/history.csv.
+By default every experiment `experiments/run.sh --list` names, then any other named one that
+has run; an experiment not run yet gets a row with the command that runs it. Reads `dvc exp
+show --json -A` and each experiment's committed reports/train/history.csv.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def experiments() -> dict[str, dict]:
@@ -26,6 +30,14 @@ def experiments() -> dict[str, dict]:
     return found
 
 
+def defined() -> list[str]:
+    """The names ``run.sh --list`` prints, one ``name: overrides`` line each."""
+    listed = subprocess.run(["bash", "experiments/run.sh", "--list"], check=True,
+                            capture_output=True, text=True).stdout
+    return [line.split(":", 1)[0] for line in listed.splitlines()
+            if ":" in line and not line.startswith("groups")]
+
+
 def history(sha: str) -> list[dict]:
     text = subprocess.run(["git", "show", f"{sha}:reports/train/history.csv"], check=True,
                           capture_output=True, text=True).stdout
@@ -33,21 +45,24 @@ def history(sha: str) -> list[dict]:
 
 
 def main(names: list[str]) -> None:
-    found = experiments()
-    names = names or sorted(found)
+    found, known = experiments(), defined()
+    names = names or known + sorted(set(found) - set(known))
     print("| experiment | test accuracy | dev accuracy | epochs | training seconds | command |")
     print("|---|---|---|---|---|---|")
     for name in names:
+        command = f"`bash experiments/run.sh {name}`" if name in known else \
+            "not one of `bash experiments/run.sh --list`"
         if name not in found:
-            print(f"| {name} | not run | | | | `bash experiments/run.sh {name}` |")
+            print(f"| {name} | not run | | | | {command} |")
             continue
         rev = found[name]
         metrics = rev["data"]["metrics"]["reports/eval/metrics.json"]["data"]
         rows = history(rev["rev"])
         seconds = sum(float(r["seconds"]) for r in rows)
         print(f"| {name} | {metrics['test']['accuracy']:.4f} | {metrics['dev']['accuracy']:.4f} "
-              f"| {len(rows)} | {seconds:.0f} | `bash experiments/run.sh {name}` |")
+              f"| {len(rows)} | {seconds:.0f} | {command} |")
 
 
 if __name__ == "__main__":
+    os.chdir(Path(__file__).resolve().parents[1])  # DVC and run.sh work from the repository
     main(sys.argv[1:])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_repo, sh, write_small_csvs
+from conftest import REPO, TINY, make_repo, sh, write_small_csvs
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,15 @@ def test_sweep_queue_show_apply_branch(baseline):
     table = sh(d, *dvc, "exp", "show", "--md", "--sort-by",
                "reports/eval/metrics.json:dev.accuracy", "--sort-order", "desc", env=env)
     assert best in table
+    shutil.copytree(REPO / "experiments", d / "experiments")
+    report = sh(d, sys.executable, "experiments/report.py", *sorted(acc), "tut-64", "nosuch",
+                env=env)
+    epochs = TINY["train"]["epochs"]
+    for name, dev_accuracy in acc.items():  # ad-hoc sweeps are not run.sh's experiments
+        row = rf"^\| {name} \| [\d.]+ \| {dev_accuracy:.4f} \| {epochs} \| \d+ \| not one of"
+        assert re.search(row, report, re.M), report
+    assert "| tut-64 | not run | | | | `bash experiments/run.sh tut-64` |" in report
+    assert "| nosuch | not run | | | | not one of" in report
     sh(d, *dvc, "exp", "apply", best, env=env)
     assert f"lr: {lr[best]}" in (d / "params.yaml").read_text()
     sh(d, *dvc, "exp", "branch", best, "promoted", env=env)
