@@ -48,13 +48,15 @@ def test_transparent_png_and_rgb(tmp_path):
     assert to_mnist(load_image(tmp_path / "one.jpg")).max() > 200
 
 
-@pytest.mark.parametrize("suffix, dtype, mode", [("png", np.uint16, "I;16"),
-                                                 ("tif", np.uint16, "I;16"),
-                                                 ("tif", np.int32, "I")])
-def test_sixteen_bit_grayscale_reads_as_its_eight_bit_drawing(tmp_path, suffix, dtype, mode):
+@pytest.mark.parametrize("suffix, dtype, mode, scale", [("png", np.uint16, "I;16", 257),
+                                                        ("tif", np.uint16, "I;16", 257),
+                                                        ("tif", np.int32, "I", 257),
+                                                        ("tif", np.int32, "I", 1)])
+def test_wide_integer_grayscale_reads_as_its_eight_bit_drawing(tmp_path, suffix, dtype, mode,
+                                                               scale):
     """Pillow's own conversion clips 16-bit values at 255: the whole scan would be white."""
     eight_bit = drawn_one(ink=30, paper=200)  # both above 255 once scaled to 16 bits
-    sixteen_bit = Image.fromarray(np.asarray(eight_bit).astype(dtype) * 257)
+    sixteen_bit = Image.fromarray(np.asarray(eight_bit).astype(dtype) * scale)
     sixteen_bit.save(tmp_path / f"one16.{suffix}")
     with Image.open(tmp_path / f"one16.{suffix}") as img:
         assert img.mode == mode

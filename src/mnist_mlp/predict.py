@@ -45,10 +45,9 @@ class Prediction:
         return f"{self.source}: {self.digit} ({ranked})"
 
 
-#: Pillow's modes for 16-bit grayscale ("I": how some Pillow versions and formats give it).
-#: ``convert("L")`` clips their values at 255 instead of scaling them, so a 16-bit scan would
-#: read as all white: they are scaled from 0..65535 here.
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+#: Pillow's modes for 16-bit grayscale. ``convert("L")`` clips their values at 255 instead of
+#: scaling them, so a 16-bit scan would read as all white: they are scaled from 0..65535 here.
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -58,8 +57,8 @@ def load_image(path: str | Path) -> np.ndarray:
             img.load()
             if img.mode in SIXTEEN_BIT_MODES:
                 gray = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)
-            elif img.mode == "F":
-                gray = float_gray(np.asarray(img, dtype=np.float32), path)
+            elif img.mode in ("I", "F"):
+                gray = wide_gray(np.asarray(img, dtype=np.float32), img.mode, path)
             else:
                 if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                     rgba = img.convert("RGBA")
@@ -75,13 +74,15 @@ def load_image(path: str | Path) -> np.ndarray:
     return gray
 
 
-def float_gray(values: np.ndarray, path: str | Path) -> np.ndarray:
-    """A floating-point image (Pillow's mode "F") -> [0, 1]. Such images come in 0..1 or in
-    0..255; one whose values all lie within 0..1 would be black in 0..255, so it is taken as
-    0..1, any other as 0..255. ``convert("L")`` would read a 0..1 image as black."""
+def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
+    """Pillow's 32-bit modes -> [0, 1], by the range their values lie in. Floats ("F") come in
+    0..1 or 0..255, integers ("I") in 0..255 or 0..65535 (some Pillow versions open 16-bit
+    PNGs so); an image within the smaller range would be black in the larger one, so it is
+    taken as the smaller. ``convert("L")`` would read 0..1 as black and clip 0..65535."""
     if not np.isfinite(values).all():
         raise ImageError(f"{path}: not a readable image (NaN or infinite pixel values)")
-    return np.clip(values if values.max(initial=0) <= 1 else values / 255, 0, 1)
+    small, large = (1, 255) if mode == "F" else (255, 65535)
+    return np.clip(values / (small if values.max(initial=0) <= small else large), 0, 1)
 
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
