@@ -87,6 +87,16 @@ def test_offline_comparison_page(baseline):
     render_in_chromium(out, d)
 
 
+def test_comparison_outside_a_repository_is_one_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "-o",
+                             str(tmp_path / "cmp.html")], cwd=tmp_path, capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {tmp_path} is not inside a DVC repository: run compare "
+                             "from the project's directory\n")
+    assert not (tmp_path / "cmp.html").exists()
+
+
 def render_in_chromium(page, workdir):
     """Open the page in headless Chromium with the network cut off; it must draw the plots."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

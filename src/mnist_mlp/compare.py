@@ -127,6 +127,14 @@ def write_comparison(revisions: list[str], output: str | Path) -> Path:
     """Write the page for ``revisions`` (one revision: it and the workspace) to ``output``."""
     from .fileio import write_text
 
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+
+    try:
+        Repo.find_root()
+    except NotDvcRepoError:
+        raise UserError(f"{Path.cwd()} is not inside a DVC repository: run compare from the "
+                        "project's directory") from None
     revisions = list(revisions) or ["HEAD"]
     if len(revisions) == 1:  # as `dvc plots diff REV`: that revision against the workspace
         revisions.append(WORKSPACE)
