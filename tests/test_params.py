@@ -63,6 +63,9 @@ def test_readme_documents_every_key():
     ("download: {source: url, train: 'http://example.com/t.csv'}",
      "download: download.train = 'http://example.com/t.csv' is plain http: set "
      "download.train_sha256"),
+    ("plot: {grid_digits: 4200}", "plot.grid_digits = 4200: Input should be less than or equal "
+                                  "to 256"),
+    ("plot: {weight_images: 0}", "plot.weight_images = 0: Input should be greater than 0"),
     ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
     ("[1, 2]", "expected a mapping of sections"),
     ("train: {lr: [", "not valid YAML"),
