@@ -135,6 +135,27 @@ def test_cli_bad_image_is_one_clear_error(finished, tmp_path, setup, expected):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_bad_inputs_do_not_stop_the_good_ones(finished, tmp_path, as_json):
+    drawn_one().save(tmp_path / "one.png")
+    Image.new("L", (20, 20), 0).save(tmp_path / "blank.png")
+    drawn_one().save(tmp_path / "two.png")
+    result = cli("predict", "one.png", "blank.png", "gone.csv", "two.png", "--model",
+                 str(finished / "m/model.npz"), *(["--json"] if as_json else []), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: blank.png: no digit found (the image is blank or has no contrast)",
+        "error: gone.csv: file not found"]
+    if as_json:
+        assert [o["input"] for o in json.loads(result.stdout)] == ["one.png", "two.png"]
+    else:
+        assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["one.png",
+                                                                                "two.png"]
+    only_bad = cli("predict", "blank.png", "--json", "--model", str(finished / "m/model.npz"),
+                   cwd=tmp_path)
+    assert only_bad.returncode == 1 and json.loads(only_bad.stdout) == []
+
+
 @pytest.mark.parametrize("info, expected", [
     ({"normalization": {"mean": 0.1, "std": 0.0}}, "unreadable 'normalization'"),
     ({"normalization": {"mean": 0.1, "scale": 2}}, "unreadable 'normalization'"),

@@ -6,19 +6,26 @@ import argparse
 import json
 import sys
 
-from .cli import DEBUG_ENV, run
+from .cli import DEBUG_ENV, debug_requested, run
 
 
 def predict_command(args: argparse.Namespace) -> None:
     from .predict import predict_files
 
-    predictions = predict_files(args.inputs, args.model)
+    predictions, failures = predict_files(args.inputs, args.model)
     if args.json:
         json.dump([p.to_dict() for p in predictions], sys.stdout, indent=2)
         print()
     else:
         for p in predictions:
             print(p)
+    if failures:
+        sys.stdout.flush()
+        if debug_requested(args):
+            raise failures[0]
+        for exc in failures:
+            print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def compare_command(args: argparse.Namespace) -> None:

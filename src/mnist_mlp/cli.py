@@ -21,11 +21,15 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def debug_requested(args: argparse.Namespace) -> bool:
+    return getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
         argv: list[str] | None = None) -> None:
     """Parse arguments and call ``main``; user errors become one line on stderr and exit 1."""
     args = parser.parse_args(argv)
-    debug = getattr(args, "debug", False) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug = debug_requested(args)
     try:
         main(args)
     except UserError as exc:

@@ -112,22 +112,30 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     return np.clip(field, 0, 255).astype(np.uint8).reshape(-1)
 
 
-def predict_files(paths: list[str], model_path: str | Path) -> list[Prediction]:
-    """Predictions for image files and CSV files (one per CSV row)."""
+def predict_files(paths: list[str], model_path: str | Path
+                  ) -> tuple[list[Prediction], list[UserError]]:
+    """Predictions for image files and CSV files (one per CSV row), in input order, and the
+    error of each input that could not be read: one bad file does not cost the others theirs."""
     model, info = load_model(model_path)
     try:
         norm = Normalization(**info.get("normalization", {}))
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
-    sources, pixels = [], []
+    sources, pixels, failures = [], [], []
     for path in paths:
-        if str(path).lower().endswith(".csv"):
-            rows, _ = read_pixel_csv(path)
-            sources += [f"{path}:row{i + 1}" for i in range(len(rows))]
-            pixels.append(rows)
-        else:
-            sources.append(str(path))
-            pixels.append(to_mnist(load_image(path), str(path))[None, :])
+        try:
+            if str(path).lower().endswith(".csv"):
+                rows, _ = read_pixel_csv(path)
+                names = [f"{path}:row{i + 1}" for i in range(len(rows))]
+            else:
+                rows, names = to_mnist(load_image(path), str(path))[None, :], [str(path)]
+        except UserError as exc:
+            failures.append(exc)
+            continue
+        sources += names
+        pixels.append(rows)
+    if not pixels:
+        return [], failures
     probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
-    return [Prediction(s, int(p.argmax()), p) for s, p in zip(sources, probabilities)]
+    return [Prediction(s, int(p.argmax()), p) for s, p in zip(sources, probabilities)], failures
