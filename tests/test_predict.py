@@ -66,6 +66,17 @@ def test_wide_integer_grayscale_reads_as_its_eight_bit_drawing(tmp_path, suffix,
     assert to_mnist(gray).max() > 200
 
 
+def test_sixteen_bit_transparency_is_white_paper_as_in_eight_bits(tmp_path):
+    """The paper's stored gray (4) is darker than paper: only its tRNS entry makes it paper."""
+    eight_bit = drawn_one(ink=0, paper=4)
+    eight_bit.save(tmp_path / "one8.png", transparency=4)
+    Image.fromarray(np.asarray(eight_bit).astype(np.uint16) * 257).save(
+        tmp_path / "one16.png", transparency=4 * 257)
+    gray = load_image(tmp_path / "one16.png")
+    np.testing.assert_array_equal(gray, load_image(tmp_path / "one8.png"))
+    assert gray[0, 0] == 1 and to_mnist(gray).max() > 200
+
+
 @pytest.mark.parametrize("scale", [1 / 255, 1])
 def test_float_images_in_either_range_read_as_their_eight_bit_drawing(tmp_path, scale):
     eight_bit = drawn_one(ink=30, paper=200)

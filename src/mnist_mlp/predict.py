@@ -55,10 +55,13 @@ def load_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in SIXTEEN_BIT_MODES:
-                gray = np.clip(np.asarray(img, dtype=np.float32) / 65535, 0, 1)
-            elif img.mode in ("I", "F"):
-                gray = wide_gray(np.asarray(img, dtype=np.float32), img.mode, path)
+            if img.mode in SIXTEEN_BIT_MODES + ("I", "F"):
+                values = np.asarray(img, dtype=np.float32)
+                gray = np.clip(values / 65535, 0, 1) if img.mode in SIXTEEN_BIT_MODES \
+                    else wide_gray(values, img.mode, path)
+                # A 16-bit PNG's tRNS names one transparent gray value: white paper, as below.
+                if isinstance(img.info.get("transparency"), (int, float)):
+                    gray[values == img.info["transparency"]] = 1
             else:
                 if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                     rgba = img.convert("RGBA")
