@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 from scipy.ndimage import center_of_mass
@@ -128,8 +129,32 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
     # The synthetic model learned the synthetic digits: CSV rows are predicted right.
     assert [o["digit"] for o in out[1:4]] == labels.tolist() == [o["digit"] for o in out[4:]]
+    assert [o.get("label") for o in out] == [None, *labels.tolist(), None, None, None]
     text = cli("predict", str(tmp_path / "one.png"), "--model", model, cwd=tmp_path)
     assert text.returncode == 0 and text.stdout.count("%") == 3
+
+
+def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path):
+    """The raw test CSV carries labels: predict's accuracy on it is evaluate's test accuracy,
+    and relabelling three rows it got right makes exactly those three wrong."""
+    def wrong_rows(csv):
+        result = cli("predict", str(csv), "--model", "m/model.npz", cwd=finished)
+        assert result.returncode == 0, result.stderr
+        *rows, summary = result.stdout.splitlines()
+        assert len(rows) == 200 and rows[0].startswith(f"{csv}:row1: ")
+        return [i for i, row in enumerate(rows) if row.endswith("(wrong)")], summary
+
+    wrong, summary = wrong_rows("data/raw/test.csv")
+    accuracy = json.loads((finished / "r/eval.json").read_text())["test"]["accuracy"]
+    assert summary == f"accuracy on the 200 labelled rows: {accuracy:.2%} ({len(wrong)} wrong)"
+    assert len(wrong) == round(200 * (1 - accuracy))
+    frame = pd.read_csv(finished / "data/raw/test.csv")
+    relabel = [i for i in range(200) if i not in wrong][:3]
+    frame.iloc[relabel, 0] = (frame.iloc[relabel, 0] + 1) % 10
+    frame.to_csv(tmp_path / "relabelled.csv", index=False)
+    relabelled_wrong, summary = wrong_rows(tmp_path / "relabelled.csv")
+    assert relabelled_wrong == sorted(wrong + relabel)
+    assert summary.endswith(f"({len(wrong) + 3} wrong)")
 
 
 @pytest.mark.parametrize("setup, expected", [

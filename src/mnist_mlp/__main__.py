@@ -10,7 +10,7 @@ from .cli import DEBUG_ENV, debug_requested, run
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    from .predict import predict_files
+    from .predict import labelled_accuracy, predict_files
 
     predictions, failures = predict_files(args.inputs, args.model)
     if args.json:
@@ -19,6 +19,10 @@ def predict_command(args: argparse.Namespace) -> None:
     else:
         for p in predictions:
             print(p)
+        correct, labelled = labelled_accuracy(predictions)
+        if labelled:
+            print(f"accuracy on the {labelled} labelled rows: {correct / labelled:.2%} "
+                  f"({labelled - correct} wrong)")
     if failures:
         sys.stdout.flush()
         if debug_requested(args):
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 
     predict = commands.add_parser("predict", help="predict digits in images or CSV rows")
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, or CSV files of "
-                         "784 pixels (optionally after a label) per row")
+                         "784 pixels (optionally after a label, then scored) per row")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(func=predict_command)

@@ -1,4 +1,5 @@
-"""Predict digits in images (PNG, JPEG, …) or CSV rows with a trained model file.
+"""Predict digits in images (PNG, JPEG, …) or CSV rows with a trained model file; rows with a
+label column are also scored against it.
 
 Images are brought into MNIST's form, as LeCun et al. built the data set: grayscale, white digit
 on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then placed in a 28x28
@@ -31,18 +32,29 @@ class Prediction:
     source: str
     digit: int
     probabilities: np.ndarray  # (10,)
+    #: The true digit, for a row of a CSV with a label column.
+    label: int | None = None
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
         order = np.argsort(-self.probabilities, kind="stable")[:k]
         return [(int(d), float(self.probabilities[d])) for d in order]
 
     def to_dict(self) -> dict:
-        return {"input": self.source, "digit": self.digit,
+        labelled = {} if self.label is None else {"label": self.label}
+        return {"input": self.source, "digit": self.digit, **labelled,
                 "top3": [{"digit": d, "probability": round(p, 6)} for d, p in self.top()]}
 
     def __str__(self) -> str:
         ranked = ", ".join(f"{d} {p:.1%}" for d, p in self.top())
-        return f"{self.source}: {self.digit} ({ranked})"
+        labelled = "" if self.label is None else \
+            f", label {self.label}{'' if self.label == self.digit else ' (wrong)'}"
+        return f"{self.source}: {self.digit} ({ranked}){labelled}"
+
+
+def labelled_accuracy(predictions: list[Prediction]) -> tuple[int, int]:
+    """(correct, labelled) over the predictions whose true digit is known."""
+    labelled = [p for p in predictions if p.label is not None]
+    return sum(p.digit == p.label for p in labelled), len(labelled)
 
 
 #: Pillow's modes for 16-bit grayscale. ``convert("L")`` clips their values at 255 instead of
@@ -125,20 +137,23 @@ def predict_files(paths: list[str], model_path: str | Path
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
-    sources, pixels, failures = [], [], []
+    sources, pixels, labels, failures = [], [], [], []
     for path in paths:
         try:
             if str(path).lower().endswith(".csv"):
-                rows, _ = read_pixel_csv(path)
+                rows, row_labels = read_pixel_csv(path)
                 names = [f"{path}:row{i + 1}" for i in range(len(rows))]
             else:
-                rows, names = to_mnist(load_image(path), str(path))[None, :], [str(path)]
+                rows, row_labels = to_mnist(load_image(path), str(path))[None, :], None
+                names = [str(path)]
         except UserError as exc:
             failures.append(exc)
             continue
         sources += names
         pixels.append(rows)
+        labels += [None] * len(rows) if row_labels is None else [int(y) for y in row_labels]
     if not pixels:
         return [], failures
     probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
-    return [Prediction(s, int(p.argmax()), p) for s, p in zip(sources, probabilities)], failures
+    return [Prediction(source, int(p.argmax()), p, label)
+            for source, p, label in zip(sources, probabilities, labels)], failures
