@@ -94,6 +94,14 @@ def test_float_image_with_nan_is_refused(tmp_path):
         load_image(tmp_path / "nan.tif")
 
 
+@pytest.mark.parametrize("side", [40, 50])  # Pillow's warning (> 1000 here), its refusal (> 2000)
+def test_images_past_pillows_bomb_limits_are_refused(tmp_path, monkeypatch, side):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    drawn_one(size=(side, side)).save(tmp_path / "big.png")
+    with pytest.raises(ImageError, match=f"big.png: too large an image .*{side * side} pixels"):
+        load_image(tmp_path / "big.png")
+
+
 def test_blank_and_unreadable_images(tmp_path):
     Image.new("L", (30, 30), 255).save(tmp_path / "blank.png")
     with pytest.raises(ImageError, match="no digit found"):

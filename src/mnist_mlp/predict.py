@@ -8,6 +8,7 @@ field so that its centre of mass is at the centre.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,28 +66,39 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 def load_image(path: str | Path) -> np.ndarray:
     """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in SIXTEEN_BIT_MODES + ("I", "F"):
-                values = np.asarray(img, dtype=np.float32)
-                gray = np.clip(values / 65535, 0, 1) if img.mode in SIXTEEN_BIT_MODES \
-                    else wide_gray(values, img.mode, path)
-                # A 16-bit PNG's tRNS names one transparent gray value: white paper, as below.
-                if isinstance(img.info.get("transparency"), (int, float)):
-                    gray[values == img.info["transparency"]] = 1
-            else:
-                if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                    rgba = img.convert("RGBA")
-                    canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    img = Image.alpha_composite(canvas, rgba)
-                gray = np.asarray(img.convert("L"), dtype=np.float32) / 255
+        # Pillow warns above MAX_IMAGE_PIXELS (~89 Mpx) and refuses twice that, as a guard
+        # against decompression bombs: both are one clear error here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                gray = image_gray(img, path)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: too large an image ({exc})") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ImageError(f"{path}: not a readable image ({exc})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ImageError(f"{path}: empty image")
     return gray
+
+
+def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
+    """A loaded Pillow image in any mode -> float grayscale in [0, 1] (see ``load_image``)."""
+    if img.mode in SIXTEEN_BIT_MODES + ("I", "F"):
+        values = np.asarray(img, dtype=np.float32)
+        gray = np.clip(values / 65535, 0, 1) if img.mode in SIXTEEN_BIT_MODES \
+            else wide_gray(values, img.mode, path)
+        # A 16-bit PNG's tRNS names one transparent gray value: white paper, as below.
+        if isinstance(img.info.get("transparency"), (int, float)):
+            gray[values == img.info["transparency"]] = 1
+        return gray
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(canvas, rgba)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255
 
 
 def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
