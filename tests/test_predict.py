@@ -102,6 +102,19 @@ def test_images_past_pillows_bomb_limits_are_refused(tmp_path, monkeypatch, side
         load_image(tmp_path / "big.png")
 
 
+@pytest.mark.parametrize("mode", ["L", "I;16"])
+def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path, mode):
+    upright = drawn_one()
+    if mode == "I;16":
+        upright = Image.fromarray(np.asarray(upright).astype(np.uint16) * 257)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned 90 degrees anticlockwise: turn clockwise to display
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "turned.png", exif=exif)
+    upright.save(tmp_path / "upright.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "turned.png"),
+                                  load_image(tmp_path / "upright.png"))
+
+
 def test_blank_and_unreadable_images(tmp_path):
     Image.new("L", (30, 30), 255).save(tmp_path / "blank.png")
     with pytest.raises(ImageError, match="no digit found"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.ndimage import center_of_mass
 
 from .errors import ModelFileError, UserError
@@ -72,7 +72,9 @@ def load_image(path: str | Path) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                gray = image_gray(img, path)
+                # A phone stores a photo as its sensor saw it, with an EXIF tag saying how to
+                # turn it for display: turned that way, the digit stands upright.
+                gray = image_gray(ImageOps.exif_transpose(img), path)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
