@@ -28,6 +28,9 @@ CASES = {
     "header only": (lambda: [MNIST_HEADER], "no data rows"),
     "783 pixel columns": (lambda: [",".join(l.split(",")[:-1]) for l in csv_lines()],
                           "784 columns, expected 785"),
+    "semicolons": (lambda: [l.replace(",", ";") for l in csv_lines()],
+                   "1 column, expected 785: a label and 784 pixels (fields must be separated "
+                   "by commas)"),
     "786 columns": (lambda: [csv_lines()[0] + ",extra"] + [l + ",0" for l in csv_lines()[1:]],
                     "786 columns, expected 785"),
     "one row too long": (lambda: csv_lines()[:3] + [csv_lines()[3] + ",7"],

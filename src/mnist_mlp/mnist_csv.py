@@ -48,11 +48,12 @@ def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | Non
     first_line = 2 if has_header else 1
     with_label = frame.shape[1] == N_COLUMNS
     if not (with_label or (not require_label and frame.shape[1] == N_PIXELS)):
-        hint = " (a Kaggle test.csv has no label column and cannot be used)" \
-            if frame.shape[1] == N_PIXELS else ""
+        hint = {N_PIXELS: " (a Kaggle test.csv has no label column and cannot be used)",
+                1: " (fields must be separated by commas)"}.get(frame.shape[1], "")
         expected = f"{N_COLUMNS}: a label and {N_PIXELS} pixels" if require_label else \
             f"{N_PIXELS} pixels, or a label and {N_PIXELS} pixels"
-        raise DataError(f"{path}: {frame.shape[1]} columns, expected {expected}{hint}")
+        found = f"{frame.shape[1]} column{'s' * (frame.shape[1] != 1)}"
+        raise DataError(f"{path}: {found}, expected {expected}{hint}")
     if len(frame) == 0:
         raise DataError(f"{path}: header only, no data rows")
     columns = [str(c) for c in frame.columns] if has_header else \

