@@ -3,6 +3,7 @@
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import zipfile
 
@@ -18,11 +19,11 @@ from conftest import run_stage
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
-    def write(path):
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
-    return write
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
 
 
 def fetch(tmp_path, served: bytes, fragment: str = "", sha256: str | None = None):
@@ -44,17 +45,14 @@ def test_compressed_csvs_are_unpacked_and_checked_as_served(tmp_path, small_csvs
 
 def test_zip_members_by_fragment_or_alone(tmp_path, small_csvs):
     csv = small_csvs[0].read_bytes()
-    kaggle = tmp_path / "kaggle.zip"
-    zipped({"train.csv": csv, "test.csv": b"pixel0\n0\n", "sample_submission.csv": b"a"})(kaggle)
-    assert fetch(tmp_path, kaggle.read_bytes(), "train.csv") == csv
+    kaggle = zipped({"train.csv": csv, "test.csv": b"pixel0\n0\n", "sample_submission.csv": b"a"})
+    assert fetch(tmp_path, kaggle, "train.csv") == csv
     with pytest.raises(DownloadError, match=r"3 CSV members \(train.csv, test.csv, "
                                             r"sample_submission.csv\); name one as .*#MEMBER"):
-        fetch(tmp_path, kaggle.read_bytes())
+        fetch(tmp_path, kaggle)
     with pytest.raises(DownloadError, match="no member 'nope.csv'; CSV members: train.csv"):
-        fetch(tmp_path, kaggle.read_bytes(), "nope.csv")
-    alone = tmp_path / "alone.zip"
-    zipped({"data/mnist.csv": csv, "README": b"about"})(alone)
-    assert fetch(tmp_path, alone.read_bytes()) == csv
+        fetch(tmp_path, kaggle, "nope.csv")
+    assert fetch(tmp_path, zipped({"data/mnist.csv": csv, "README": b"about"})) == csv
 
 
 def test_broken_or_oversized_archives_fail_and_keep_the_old_output(tmp_path, small_csvs,
