@@ -83,6 +83,9 @@ def test_readme_documents_every_key_with_its_default():
     ("plot: {grid_digits: 4200}", "plot.grid_digits = 4200: Input should be less than or equal "
                                   "to 256"),
     ("plot: {weight_images: 0}", "plot.weight_images = 0: Input should be greater than 0"),
+    ("model: {batchnorm: true}\ntrain: {batch_size: 1}", "invalid params: model.batchnorm = "
+                                                         "true needs train.batch_size of at "
+                                                         "least 2"),
     ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
     ("[1, 2]", "expected a mapping of sections"),
     ("train: {lr: [", "not valid YAML"),

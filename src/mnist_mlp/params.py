@@ -186,6 +186,16 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     plot: PlotParams = PlotParams()
 
+    @model_validator(mode="after")
+    def _batchnorm_needs_two_rows(self):
+        # One row is its own batch mean: every output would be beta, and the running variance
+        # would decay towards 0, so evaluation would blow activations up (test accuracy 3% on
+        # the synthetic digits). PyTorch refuses such a batch too.
+        if self.model.batchnorm and self.train.batch_size == 1:
+            raise ValueError("model.batchnorm = true needs train.batch_size of at least 2: "
+                             "batch normalization of a one-row batch has no variance")
+        return self
+
 
 def load_params(path: str | Path) -> Params:
     """Read and validate the whole params file; every problem is reported in one ParamsError."""
@@ -219,8 +229,8 @@ def describe_errors(exc: ValidationError) -> str:
             section = _section_for(err["loc"][:-1])
             allowed = ", ".join(section.model_fields) if section else ""
             problems.append(f"{key} = {value!r}: unknown key; allowed keys here: {allowed}")
-        elif isinstance(value, dict):  # a rule across keys of one section
-            problems.append(f"{key}: {message}")
+        elif isinstance(value, dict):  # a rule across keys, which names them itself
+            problems.append(f"{key}: {message}" if key else message)
         else:
             problems.append(f"{key} = {value!r}: {message}")
     return "; ".join(dict.fromkeys(problems))

@@ -165,6 +165,13 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     if batch_size > n:
         raise ParamsError(f"train.batch_size = {batch_size} is larger than the {n} rows of the "
                           "train split; use at most that or 'full'")
+    if model_params.batchnorm and n % batch_size == 1:
+        # As params.py's rule for batch_size 1: the lone row would leave the layer's output at
+        # beta and pull the running variance towards 0 (PyTorch stops at such a batch).
+        raise ParamsError(f"train.batch_size = {batch_size} leaves one row of the {n} train "
+                          "rows in a batch of its own each epoch, which batch normalization "
+                          "(model.batchnorm) cannot normalize: it has no variance; use a size "
+                          f"that does not divide {n - 1}")
     rng = np.random.default_rng(params.seed)
     model = build_model(model_params, train_split.x.shape[1], rng)
     optimizer = make_optimizer(params.optimizer, momentum=params.momentum, rho=params.rho,
