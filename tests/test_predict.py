@@ -1,5 +1,7 @@
-"""predict: MNIST-style preprocessing of images, CSV rows, JSON output, bad images."""
+"""predict: MNIST-style preprocessing of images, CSV rows, JSON and CSV output, bad images."""
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -153,6 +155,13 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
     assert [o.get("label") for o in out] == [None, *labels.tolist(), None, None, None]
     text = cli("predict", str(tmp_path / "one.png"), "--model", model, cwd=tmp_path)
     assert text.returncode == 0 and text.stdout.count("%") == 3
+    table = cli("predict", str(tmp_path / "one.png"), str(tmp_path / "rows.csv"),
+                str(tmp_path / "pixels.csv"), "--model", model, "--csv", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    assert [(r["input"], int(r["digit"]), float(r["probability"]), r["label"]) for r in rows] == [
+        (o["input"], o["digit"], o["top3"][0]["probability"], str(o.get("label", "")))
+        for o in out]
 
 
 def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path):

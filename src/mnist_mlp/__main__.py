@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 
@@ -16,6 +17,11 @@ def predict_command(args: argparse.Namespace) -> None:
     if args.json:
         json.dump([p.to_dict() for p in predictions], sys.stdout, indent=2)
         print()
+    elif args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["input", "digit", "probability", "label"])
+        writer.writerows([p.source, p.digit, f"{p.probabilities[p.digit]:.6f}",
+                          "" if p.label is None else p.label] for p in predictions)
     else:
         for p in predictions:
             print(p)
@@ -49,7 +55,11 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, or CSV files of "
                          "784 pixels (optionally after a label, then scored) per row")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
-    predict.add_argument("--json", action="store_true", help="machine-readable output")
+    output = predict.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="machine-readable output, with "
+                        "the top three digits of each input")
+    output.add_argument("--csv", action="store_true", help="one CSV row per input: input, "
+                        "digit, its probability, label (empty when unknown)")
     predict.set_defaults(func=predict_command)
 
     compare = commands.add_parser("compare", help="one offline HTML page comparing revisions "
