@@ -1,0 +1,130 @@
+"""How well `predict` reads digits from photo-like images: test digits drawn large on paper,
+under a shadow, a vignette, noise or JPEG compression, and clean renders at several sizes.
+
+Each image goes through `predict`'s own preparation (``predict.to_mnist``) and the model;
+the table gives the share predicted right and how many images held "no digit".
+
+    .venv/bin/python experiments/photos.py [--model data/model/model.npz]
+        [--test data/prepared/test.npz] [--digits 200]
+
+Needs a trained model and the prepared test split (`make repro`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import grey_dilation
+
+from mnist_mlp.nn import load_model
+from mnist_mlp.predict import ImageError, to_mnist
+from mnist_mlp.splits import Normalization, load_split
+
+
+def on_paper(pixels: np.ndarray, size: int = 300) -> np.ndarray:
+    """A 28x28 digit in [0, 1], drawn 200 pixels tall, dark, on white paper size x size."""
+    digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8))
+    ink = np.asarray(digit.resize((200, 200), Image.Resampling.BILINEAR), np.float32) / 255
+    paper = np.ones((size, size), np.float32)
+    top = (size - 200) // 2
+    paper[top:top + 200, top:top + 200] -= ink
+    return paper
+
+
+def shadow(depth: float):
+    return lambda photo, rng: photo - depth * np.linspace(0, 1, photo.shape[1])[None, :]
+
+
+def vignette(depth: float):
+    def darken(photo, rng):
+        h, w = photo.shape
+        y, x = np.mgrid[0:h, 0:w]
+        corner = (w / 2) ** 2 + (h / 2) ** 2
+        return photo - depth * ((x - w / 2) ** 2 + (y - h / 2) ** 2) / corner
+    return darken
+
+
+def noise(deviation: float):
+    return lambda photo, rng: photo + rng.normal(0, deviation, photo.shape)
+
+
+def jpeg(quality: int):
+    def compress(photo, rng):
+        buffer = io.BytesIO()
+        Image.fromarray((np.clip(photo, 0, 1) * 255).astype(np.uint8)).save(buffer, "JPEG",
+                                                                            quality=quality)
+        return np.asarray(Image.open(buffer), np.float32) / 255
+    return compress
+
+
+def tight_bold(pixels: np.ndarray) -> np.ndarray:
+    """The digit's central 20x20 drawn 100 pixels wide with 9-pixel-thick strokes, no margin."""
+    digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8)).crop((4, 4, 24, 24))
+    ink = np.asarray(digit.resize((100, 100), Image.Resampling.BILINEAR), np.float32) / 255
+    return 1 - grey_dilation(ink, size=(9, 9))
+
+
+def render(size: int):
+    """Clean renders: the 28x28 digit resized to size x size; every other one light on dark."""
+    def draw(pixels, index):
+        img = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8))
+        drawn = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), np.float32) / 255
+        return drawn if index % 2 else 1 - drawn
+    return draw
+
+
+PHOTOS = {  # on paper, then these in order
+    "clean": [],
+    "shadow to 80% of white": [shadow(0.2)],
+    "shadow to 50%": [shadow(0.5)],
+    "shadow to 40%, noise 0.05": [shadow(0.6), noise(0.05)],
+    "vignette, corners 40% darker": [vignette(0.4)],
+    "noise 0.06": [noise(0.06)],
+    "noise 0.1": [noise(0.1)],
+    "JPEG quality 30, shadow to 70%": [shadow(0.3), jpeg(30)],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="data/model/model.npz")
+    parser.add_argument("--test", default="data/prepared/test.npz")
+    parser.add_argument("--digits", type=int, default=200, help="test digits per row")
+    args = parser.parse_args()
+    model, info = load_model(args.model)
+    norm = Normalization(**info["normalization"])
+    test = load_split(args.test)
+    digits = test.x[:args.digits] * test.normalization.std + test.normalization.mean
+    labels = test.y[:args.digits]
+    cases = {f"photo: {name}": (lambda p, i, steps=steps: apply(on_paper(p), steps, i))
+             for name, steps in PHOTOS.items()}
+    cases["tight crop, bold strokes"] = lambda p, i: tight_bold(p)
+    cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
+    print(f"{'images':40s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")
+    for name, draw in cases.items():
+        prepared, kept, blank = [], [], 0
+        for index, pixels in enumerate(np.clip(digits, 0, 1)):
+            try:
+                prepared.append(to_mnist(np.clip(draw(pixels, index), 0, 1).astype(np.float32)))
+                kept.append(index)
+            except ImageError:
+                blank += 1
+        right = 0
+        if prepared:
+            predicted = model.predict_proba(norm.apply(np.stack(prepared))).argmax(axis=1)
+            right = int(np.count_nonzero(predicted == labels[kept]))
+        print(f"{name:40s} {right / len(labels):7.1%} {blank:9d}")
+
+
+def apply(photo: np.ndarray, steps, index: int) -> np.ndarray:
+    rng = np.random.default_rng(index)  # the same noise for the same digit in every run
+    for step in steps:
+        photo = step(photo, rng)
+    return photo
+
+
+if __name__ == "__main__":
+    main()
