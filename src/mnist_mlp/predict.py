@@ -149,8 +149,8 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
 def paper_level(gray: np.ndarray) -> np.ndarray:
     """The paper's own level under each pixel of ``gray`` (ink bright, paper dark), so that a
     shadow or a vignette across a photo is not taken for ink: a quadratic surface fitted to the
-    paper around the image's edge (the outer tenth on each side, on a copy at most ~128 pixels
-    across), where the polarity test above also looks for paper. The fit starts from the darker
+    paper around the image's edge (the outer twentieth on each side, on a copy at most ~128
+    pixels across), where the polarity test above also looks for paper. The fit starts from the darker
     half of that frame; each refit drops the pixels well above the last fit (ink, which is bright
     here). Evenly lit paper comes out flat, at its median."""
     h, w = gray.shape
@@ -171,8 +171,10 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
 
 
 def edge_frame(shape: tuple[int, int]) -> np.ndarray:
-    """Mask of the outer tenth of an image on each side: where paper is, in nearly any photo."""
-    margin = max(1, min(shape) // 10)
+    """Mask of the outer twentieth of an image on each side: paper, in nearly any photo (a
+    tenth took in more of tightly cropped bold digits: experiments/photos.py read 93.5% of them
+    right against 95.5%)."""
+    margin = max(1, min(shape) // 20)
     frame = np.ones(shape, bool)
     frame[margin:-margin, margin:-margin] = False
     return frame
