@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy.ndimage import center_of_mass
+from scipy.ndimage import binary_fill_holes, center_of_mass, label
 
 from .errors import ModelFileError, UserError
 from .mnist_csv import read_pixel_csv
@@ -122,6 +122,10 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 0.5:  # dark digit on a light background: flip to MNIST's polarity
         gray = 1 - gray
+    else:
+        sheet = sheet_of_paper(gray, float(np.median(border)))
+        if sheet is not None:
+            return to_mnist(sheet, source)
     ink = gray - paper_level(gray)
     ink -= noise_floor(ink[edge_frame(ink.shape)], ink.size)
     np.maximum(ink, 0, out=ink)
@@ -144,6 +148,31 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     left = min(max(left, 0), SIDE - fitted.shape[1])
     field[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted
     return np.clip(field, 0, 255).astype(np.uint8).reshape(-1)
+
+
+def sheet_of_paper(gray: np.ndarray, edge: float) -> np.ndarray | None:
+    """A photo of a sheet on a darker desk (``edge``: the median of the photo's edge pixels),
+    cut to the sheet with the desk painted over in the sheet's own median, or None for
+    anything else.
+
+    Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
+    for the digit. A sheet is the largest bright region, holes (the ink) filled, that covers
+    30% of the image or more and is mostly bright inside, but not all: 85-99%, since ink is
+    thin and there is some. A light digit's filled outline (a "0" is a disc) is half hollow, or
+    (a bold "0" whose hole closed) has no dark inside at all."""
+    bright = gray > (edge + gray.max()) / 2
+    regions, count = label(bright)
+    if count == 0:
+        return None
+    largest = np.argmax(np.bincount(regions.reshape(-1))[1:]) + 1
+    region = binary_fill_holes(regions == largest)
+    if region.mean() < 0.4 or not 0.85 <= bright[region].mean() < 0.99:
+        return None
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    sheet = gray[box].copy()
+    sheet[~region[box]] = np.median(gray[box][region[box]])
+    return sheet
 
 
 def paper_level(gray: np.ndarray) -> np.ndarray:
