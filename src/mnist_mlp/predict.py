@@ -3,9 +3,9 @@ label column are also scored against it.
 
 Images are brought into MNIST's form, as LeCun et al. built the data set: grayscale, white digit
 on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then placed in a 28x28
-field so that its centre of mass is at the centre. Photos first lose what is not ink: the
-paper's own level, shadows and vignettes included (``paper_level``), and its noise
-(``noise_floor``).
+field so that its centre of mass is at the centre. Photos first lose what is not ink: a desk
+around the sheet (``sheet_of_paper``), the paper's own level, shadows and vignettes included
+(``paper_level``), and its noise (``noise_floor``).
 """
 
 from __future__ import annotations
