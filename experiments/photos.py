@@ -113,6 +113,9 @@ def main() -> None:
     labels = test.y[:args.digits]
     cases = {f"photo: {name}": (lambda p, i, steps=steps: apply(on_paper(p), steps, i))
              for name, steps in PHOTOS.items()}
+    cases["dim paper (40% of white), shadow"] = lambda p, i: apply(
+        on_paper(p) * 0.4, [shadow(0.1)], i)
+    cases["light digit on mid-grey (60%)"] = lambda p, i: 0.6 + 0.4 * (1 - on_paper(p))
     cases["tight crop, bold strokes"] = lambda p, i: tight_bold(p)
     cases["sheet on a dark desk, 49% of the photo"] = lambda p, i: on_desk(p)
     cases["the sheet turned 15 degrees"] = lambda p, i: on_desk(p, turn=15)

@@ -67,6 +67,19 @@ def test_uneven_light_and_noise_leave_the_digit_as_on_clean_paper(lighting):
     assert np.abs(got - expected).mean() < 8
 
 
+@pytest.mark.parametrize("paper, ink", [(0.4, 0.05), (0.6, 1.0)],
+                         ids=["dark ink on dim paper", "light ink on mid-grey"])
+def test_polarity_follows_the_ink_not_the_paper_brightness(paper, ink):
+    """The paper's side of 0.5 decided before: both of these read as blank."""
+    clean = np.asarray(drawn_seven(), np.float32) / 255  # dark ink (20) on white
+    inked = 1 - clean  # 1 on the strokes, 0 on the paper
+    photo = (paper + (ink - paper) * inked).astype(np.float32)
+    expected = to_mnist(clean).astype(int).reshape(28, 28)
+    got = to_mnist(photo).astype(int).reshape(28, 28)
+    assert ink_box(got) == ink_box(expected)
+    assert np.abs(got - expected).mean() < 8
+
+
 def test_a_sheet_on_a_dark_desk_reads_as_the_sheet_alone():
     """The desk makes the photo's edges dark, as a light digit's: the sheet was the 'digit'."""
     sheet = np.asarray(drawn_seven(), np.float32) / 255  # 200 x 160
@@ -317,5 +330,5 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 17 and rows[0].startswith("photo: clean")
+    assert len(rows) == 19 and rows[0].startswith("photo: clean")
     assert all(row.split()[-2].endswith("%") for row in rows)

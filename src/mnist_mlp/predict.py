@@ -119,13 +119,14 @@ def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (784,): white digit centred on black."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    if np.median(border) > 0.5:  # dark digit on a light background: flip to MNIST's polarity
+    edge = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+    small = shrunk(gray)  # its extremes are the ink's, not single noisy pixels'
+    if edge - small.min() > small.max() - edge:  # ink darker than the paper: to MNIST's polarity
         gray = 1 - gray
     else:
-        sheet = sheet_of_paper(gray, float(np.median(border)))
-        if sheet is not None:
-            return to_mnist(sheet, source)
+        sheet = sheet_of_paper(gray, edge)
+        if sheet is not None:  # brighter than the desk, with dark ink: as on light paper
+            gray = 1 - sheet
     ink = gray - paper_level(gray)
     ink -= noise_floor(ink[edge_frame(ink.shape)], ink.size)
     np.maximum(ink, 0, out=ink)
@@ -182,10 +183,7 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
     pixels across), where the polarity test above also looks for paper. The fit starts from the darker
     half of that frame; each refit drops the pixels well above the last fit (ink, which is bright
     here). Evenly lit paper comes out flat, at its median."""
-    h, w = gray.shape
-    shrink = min(1.0, 128 / min(h, w))
-    small = gray if shrink == 1 else np.asarray(Image.fromarray(gray).resize(
-        (max(1, round(w * shrink)), max(1, round(h * shrink))), Image.Resampling.BOX))
+    small = shrunk(gray)
     frame = edge_frame(small.shape)
     values = small[frame].astype(np.float64)
     terms = surface_terms(*small.shape)[frame.reshape(-1)]
@@ -196,7 +194,17 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
         spread = 1.4826 * np.median(np.abs(above[paper]))
         paper = above <= 2.5 * spread + 1e-3
     coefficients[0] += np.median(above[paper])
-    return surface(coefficients, h, w)
+    return surface(coefficients, *gray.shape)
+
+
+def shrunk(gray: np.ndarray, side: int = 128) -> np.ndarray:
+    """``gray`` averaged down to at most ``side`` pixels on its shorter side (itself if smaller)."""
+    h, w = gray.shape
+    scale = side / min(h, w)
+    if scale >= 1:
+        return gray
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BOX))
 
 
 def edge_frame(shape: tuple[int, int]) -> np.ndarray:
