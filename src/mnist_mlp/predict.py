@@ -158,9 +158,10 @@ def sheet_of_paper(gray: np.ndarray, edge: float) -> np.ndarray | None:
 
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
     for the digit. A sheet is the largest bright region, holes (the ink) filled, that covers
-    30% of the image or more and is mostly bright inside, but not all: 85-99%, since ink is
+    40% of the image or more and is mostly bright inside, but not all: 85-99%, since ink is
     thin and there is some. A light digit's filled outline (a "0" is a disc) is half hollow, or
-    (a bold "0" whose hole closed) has no dark inside at all."""
+    (a bold "0" whose hole closed) has no dark inside at all; at a 30% rule, 15 of MNIST's
+    10,000 test digits still passed for sheets, at 40% none."""
     bright = gray > (edge + gray.max()) / 2
     regions, count = label(bright)
     if count == 0:
@@ -180,9 +181,9 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
     """The paper's own level under each pixel of ``gray`` (ink bright, paper dark), so that a
     shadow or a vignette across a photo is not taken for ink: a quadratic surface fitted to the
     paper around the image's edge (the outer twentieth on each side, on a copy at most ~128
-    pixels across), where the polarity test above also looks for paper. The fit starts from the darker
-    half of that frame; each refit drops the pixels well above the last fit (ink, which is bright
-    here). Evenly lit paper comes out flat, at its median."""
+    pixels across), where the polarity test also looks for paper. The fit starts from the
+    darker half of that frame; each refit drops the pixels well above the last fit (ink, which
+    is bright here). Evenly lit paper comes out flat, at its median."""
     small = shrunk(gray)
     frame = edge_frame(small.shape)
     values = small[frame].astype(np.float64)
