@@ -199,7 +199,7 @@ def paper_level(gray: np.ndarray) -> np.ndarray:
 
 
 def shrunk(gray: np.ndarray, side: int = 128) -> np.ndarray:
-    """``gray`` averaged down to at most ``side`` pixels on its shorter side (itself if smaller)."""
+    """``gray`` averaged down to ``side`` pixels on its shorter side (itself if no larger)."""
     h, w = gray.shape
     scale = side / min(h, w)
     if scale >= 1:
