@@ -298,6 +298,24 @@ def test_cli_bad_inputs_do_not_stop_the_good_ones(finished, tmp_path, as_json):
     assert only_bad.returncode == 1 and json.loads(only_bad.stdout) == []
 
 
+def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
+    digits = tmp_path / "digits"
+    (digits / "nested").mkdir(parents=True)
+    (tmp_path / "empty").mkdir()
+    drawn_one().save(digits / "b.png")
+    drawn_one().save(digits / "a.jpg")
+    pixels, labels = synthetic_digits(2, seed=3)
+    write_csv(digits / "c.csv", pixels, labels, header=None)
+    (digits / "notes.txt").write_text("not an image")
+    drawn_one().save(digits / "nested" / "deeper.png")  # not searched
+    result = cli("predict", "digits", "empty", "--json", "--model",
+                 str(finished / "m/model.npz"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "error: empty: a directory with no image or CSV files\n"
+    assert [o["input"] for o in json.loads(result.stdout)] == [
+        "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2"]
+
+
 @pytest.mark.parametrize("info, expected", [
     ({"normalization": {"mean": 0.1, "std": 0.0}}, "unreadable 'normalization'"),
     ({"normalization": {"mean": 0.1, "scale": 2}}, "unreadable 'normalization'"),

@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="predict digits in images or CSV rows")
-    predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, or CSV files of "
-                         "784 pixels (optionally after a label, then scored) per row")
+    predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, CSV files of 784 "
+                         "pixels (optionally after a label, then scored) per row, or "
+                         "directories of them")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output, with "

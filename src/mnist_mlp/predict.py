@@ -254,10 +254,28 @@ def surface(coefficients: np.ndarray, h: int, w: int) -> np.ndarray:
     return level
 
 
+def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
+    """``paths`` with each directory replaced by the images and CSV files in it, by name; a
+    directory with none adds an error to ``failures``."""
+    readable = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    files = []
+    for path in paths:
+        if not Path(path).is_dir():
+            files.append(path)
+            continue
+        found = sorted(str(f) for f in Path(path).iterdir()
+                       if f.is_file() and f.suffix.lower() in readable | {".csv"})
+        if not found:
+            failures.append(ImageError(f"{path}: a directory with no image or CSV files"))
+        files += found
+    return files
+
+
 def predict_files(paths: list[str], model_path: str | Path
                   ) -> tuple[list[Prediction], list[UserError]]:
-    """Predictions for image files and CSV files (one per CSV row), in input order, and the
-    error of each input that could not be read: one bad file does not cost the others theirs."""
+    """Predictions for image files, CSV files (one per CSV row) and the images and CSV files in
+    directories, in input order, and the error of each input that could not be read: one bad
+    file does not cost the others theirs."""
     model, info = load_model(model_path)
     try:
         norm = Normalization(**info.get("normalization", {}))
@@ -265,7 +283,7 @@ def predict_files(paths: list[str], model_path: str | Path
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
     sources, pixels, labels, failures = [], [], [], []
-    for path in paths:
+    for path in input_files(paths, failures):
         try:
             if str(path).lower().endswith(".csv"):
                 rows, row_labels = read_pixel_csv(path)
