@@ -263,6 +263,29 @@ def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path)
     assert summary.endswith(f"({len(wrong) + 3} wrong)")
 
 
+def test_cli_writes_a_kaggle_submission_for_one_unlabelled_csv(finished, tmp_path):
+    """Kaggle's test.csv: header pixel0..pixel783, no label column; the submission numbers its
+    rows from 1. Anything but one CSV file is refused before the model is read."""
+    pixels, labels = synthetic_digits(5, seed=4)
+    header = ",".join(f"pixel{i}" for i in range(784))
+    np.savetxt(tmp_path / "test.csv", pixels, fmt="%d", delimiter=",", header=header,
+               comments="")
+    model = str(finished / "m/model.npz")
+    result = cli("predict", "test.csv", "--kaggle", "--model", model, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["ImageId,Label", *(f"{i},{y}" for i, y in
+                                                            enumerate(labels, start=1))]
+    drawn_one().save(tmp_path / "one.png")
+    for inputs in (["test.csv", "test.csv"], ["one.png"]):
+        refused = cli("predict", *inputs, "--kaggle", "--model", "missing.npz", cwd=tmp_path)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr == f"error: --kaggle takes one CSV file, such as Kaggle's " \
+                                 f"test.csv; got {' '.join(inputs)}\n"
+    (tmp_path / "short.csv").write_text(header + "\n1,2,3\n")
+    broken = cli("predict", "short.csv", "--kaggle", "--model", model, cwd=tmp_path)
+    assert broken.returncode == 1 and broken.stdout == "" and "short.csv" in broken.stderr
+
+
 @pytest.mark.parametrize("setup, expected", [
     (lambda d: (d / "x.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken"), "not a readable image"),
     (lambda d: Image.new("L", (20, 20), 0).save(d / "x.png"), "no digit found"),

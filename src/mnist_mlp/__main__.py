@@ -8,13 +8,24 @@ import json
 import sys
 
 from .cli import DEBUG_ENV, debug_requested, run
+from .errors import UserError
 
 
 def predict_command(args: argparse.Namespace) -> None:
     from .predict import labelled_accuracy, predict_files
 
+    if args.kaggle and (len(args.inputs) != 1 or not args.inputs[0].lower().endswith(".csv")):
+        raise UserError(f"--kaggle takes one CSV file, such as Kaggle's test.csv; got "
+                        f"{' '.join(args.inputs)}")
     predictions, failures = predict_files(args.inputs, args.model)
-    if args.json:
+    if args.kaggle:
+        # Kaggle scores "ImageId,Label" with ImageId counting test.csv's rows from 1; a file
+        # that failed to read gives no rows rather than a submission of the wrong length.
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        if not failures:
+            writer.writerow(["ImageId", "Label"])
+            writer.writerows([i, p.digit] for i, p in enumerate(predictions, start=1))
+    elif args.json:
         json.dump([p.to_dict() for p in predictions], sys.stdout, indent=2)
         print()
     elif args.csv:
@@ -61,6 +72,8 @@ def main(argv: list[str] | None = None) -> None:
                         "the top three digits of each input")
     output.add_argument("--csv", action="store_true", help="one CSV row per input: input, "
                         "digit, its probability, label (empty when unknown)")
+    output.add_argument("--kaggle", action="store_true", help="a Kaggle digit-recognizer "
+                        "submission for the rows of one CSV file: ImageId (from 1),Label")
     predict.set_defaults(func=predict_command)
 
     compare = commands.add_parser("compare", help="one offline HTML page comparing revisions "
