@@ -72,6 +72,12 @@ def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0) -> np.ndarr
     return desk
 
 
+def enlarged(photo: np.ndarray, side: int) -> np.ndarray:
+    """The photo ``side`` pixels wide, enlarged bilinearly: every edge becomes a soft band
+    several pixels wide, as a camera's photo of a sheet has."""
+    return np.asarray(Image.fromarray(photo).resize((side, side), Image.Resampling.BILINEAR))
+
+
 def tight_bold(pixels: np.ndarray) -> np.ndarray:
     """The digit's central 20x20 drawn 100 pixels wide with 9-pixel-thick strokes, no margin."""
     digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8)).crop((4, 4, 24, 24))
@@ -122,6 +128,7 @@ def main() -> None:
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(
         on_desk(p, sheet=253), [shadow(0.3), noise(0.03)], i)
     cases["the sheet 30% of the photo (not handled)"] = lambda p, i: on_desk(p, sheet=219)
+    cases["the 49% sheet's photo enlarged to 2,000 px"] = lambda p, i: enlarged(on_desk(p), 2000)
     cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")
     for name, draw in cases.items():
