@@ -72,6 +72,21 @@ def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0) -> np.ndarr
     return desk
 
 
+def desk_along(sides: str, depth: float = 0.1, slant: float = 0.0):
+    """A dark desk (25% of white) along ``sides`` of the photo (l, t, r, b), ``depth`` of its
+    width deep; ``slant`` tilts the paper's edge, from (1 - slant) to (1 + slant) times that
+    depth from one end of the side to the other."""
+    def cover(photo, rng):
+        photo = photo.copy()
+        for side in sides:
+            view = np.rot90(photo, "ltrb".index(side))  # a view whose left column is that side
+            h, w = view.shape
+            reach = depth * w * np.linspace(1 - slant, 1 + slant, h)
+            view[np.arange(w)[None, :] < reach[:, None]] = 0.25
+        return photo
+    return cover
+
+
 def enlarged(photo: np.ndarray, side: int) -> np.ndarray:
     """The photo ``side`` pixels wide, enlarged bilinearly: every edge becomes a soft band
     several pixels wide, as a camera's photo of a sheet has."""
@@ -128,6 +143,14 @@ def main() -> None:
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(
         on_desk(p, sheet=253), [shadow(0.3), noise(0.03)], i)
     cases["the sheet 30% of the photo (not handled)"] = lambda p, i: on_desk(p, sheet=219)
+    cases["desk along one side, 10% of the photo"] = lambda p, i: apply(
+        on_paper(p), [desk_along("l")], i)
+    cases["desk along one side, 20%, its edge slanted"] = lambda p, i: apply(
+        on_paper(p), [desk_along("r", 0.2, slant=0.5)], i)
+    cases["desk along two sides, 15%, edges slanted"] = lambda p, i: apply(
+        on_paper(p), [desk_along("lb", 0.15, slant=0.5)], i)
+    cases["desk along one side, 10%, shadow, noise"] = lambda p, i: apply(
+        on_paper(p), [desk_along("t"), shadow(0.3), noise(0.03)], i)
     cases["the 49% sheet's photo enlarged to 2,000 px"] = lambda p, i: enlarged(on_desk(p), 2000)
     cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")

@@ -4,7 +4,8 @@ label column are also scored against it.
 Images are brought into MNIST's form, as LeCun et al. built the data set: grayscale, white digit
 on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then placed in a 28x28
 field so that its centre of mass is at the centre. Photos first lose what is not ink: a desk
-around the sheet (``sheet_of_paper``), the paper's own level, shadows and vignettes included
+around the sheet (``sheet_of_paper``) or along sides of the photo
+(``paint_over_desk_along_sides``), the paper's own level, shadows and vignettes included
 (``paper_level``), and its noise (``noise_floor``).
 """
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from scipy.ndimage import binary_erosion, binary_fill_holes, center_of_mass, label
+from scipy.ndimage import (binary_erosion, binary_fill_holes, center_of_mass, label,
+                           median_filter)
 
 from .errors import ModelFileError, UserError
 from .mnist_csv import read_pixel_csv
@@ -25,8 +27,10 @@ from .nn import load_model
 from .splits import Normalization
 
 SIDE, BOX = 28, 20
-#: The longest side, in pixels, at which sheet_of_paper looks for the sheet (see there).
-SHEET_SIDE = 512
+#: The shorter side, in pixels, of the copy on which a desk around the paper is looked for:
+#: ink strokes still show at that size (sheet_of_paper), and a 48-megapixel photo took 1.9 s
+#: to search at full size.
+PREVIEW_SIDE = 512
 
 
 class ImageError(UserError):
@@ -122,11 +126,13 @@ def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (784,): white digit centred on black."""
     edge = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-    small = shrunk(gray)  # its extremes are the ink's, not single noisy pixels'
+    preview = shrunk(gray, PREVIEW_SIDE)  # where the desk is looked for
+    small = shrunk(preview)  # its extremes are the ink's, not single noisy pixels'
     if edge - small.min() > small.max() - edge:  # ink darker than the paper: to MNIST's polarity
         gray = 1 - gray
+        paint_over_desk_along_sides(gray, 1 - preview)
     else:
-        sheet = sheet_of_paper(gray, edge)
+        sheet = sheet_of_paper(gray, preview, edge)
         if sheet is not None:  # brighter than the desk, with dark ink: as on light paper
             gray = 1 - sheet
     ink = gray - paper_level(gray)
@@ -153,10 +159,10 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     return np.clip(field, 0, 255).astype(np.uint8).reshape(-1)
 
 
-def sheet_of_paper(gray: np.ndarray, edge: float) -> np.ndarray | None:
-    """A photo of a sheet on a darker desk (``edge``: the median of the photo's edge pixels),
-    cut to the sheet with the desk painted over in the sheet's own median, or None for
-    anything else.
+def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float) -> np.ndarray | None:
+    """A photo of a sheet on a darker desk (``preview``: a smaller copy of it, ``edge``: the
+    median of its edge pixels), cut to the sheet with the desk painted over in the sheet's
+    own median, or None for anything else.
 
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
     for the digit. A sheet is the largest bright region, holes (the ink) filled, that covers
@@ -165,12 +171,10 @@ def sheet_of_paper(gray: np.ndarray, edge: float) -> np.ndarray | None:
     (a bold "0" whose hole closed) has no dark inside at all; at a 30% rule, 15 of MNIST's
     10,000 test digits still passed for sheets, at 40% none.
 
-    The region is found on a copy at most ``SHEET_SIDE`` pixels across (a 48-megapixel photo
-    took 1.9 s at full size) and a band of 2% of the sheet's width inside its outline is
-    painted over with the desk: a camera blurs the sheet's edge over several pixels, and the
-    greys of that band, left in, read as ink all around the sheet."""
-    small = shrunk(gray, SHEET_SIDE)
-    bright = small > (edge + small.max()) / 2
+    The region is found on the preview, and a band of 2% of the sheet's width inside its
+    outline is painted over with the desk: a camera blurs the sheet's edge over several
+    pixels, and the greys of that band, left in, read as ink all around the sheet."""
+    bright = preview > (edge + preview.max()) / 2
     regions, count = label(bright)
     if count == 0:
         return None
@@ -182,14 +186,76 @@ def sheet_of_paper(gray: np.ndarray, edge: float) -> np.ndarray | None:
     band = max(1, round(0.02 * min(len(rows), len(cols))))
     inside = binary_erosion(region, iterations=band)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     # The region's box in the photo's own pixels, and its mask enlarged to match.
-    (h, w), (small_h, small_w) = gray.shape, small.shape
-    top, bottom = rows[0] * h // small_h, -(-(rows[-1] + 1) * h // small_h)
-    left, right = cols[0] * w // small_w, -(-(cols[-1] + 1) * w // small_w)
+    (h, w), (preview_h, preview_w) = gray.shape, preview.shape
+    top, bottom = rows[0] * h // preview_h, -(-(rows[-1] + 1) * h // preview_h)
+    left, right = cols[0] * w // preview_w, -(-(cols[-1] + 1) * w // preview_w)
     keep = Image.fromarray(inside).resize((right - left, bottom - top), Image.Resampling.NEAREST)
     sheet = gray[top:bottom, left:right].copy()
-    sheet[~np.asarray(keep, bool)] = np.median(small[rows[0]:rows[-1] + 1,
-                                                      cols[0]:cols[-1] + 1][inside])
+    paper = np.median(preview[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1][inside])
+    sheet[~np.asarray(keep, bool)] = paper
     return sheet
+
+
+def paint_over_desk_along_sides(gray: np.ndarray, preview: np.ndarray) -> None:
+    """Paint over, in place, a desk seen along whole sides of a photo of paper (``gray``: ink
+    and desk bright, paper dark; ``preview``: a smaller copy of it), in the level of the paper
+    next to it.
+
+    Where the paper does not reach a side of the photo, the desk there is dark like ink, and
+    the crop took it in: a 10% strip along one side left 9% of photos.py's digits right. A
+    strip is a side that is dark along 95% of it or more, whose dark part reaches in along a
+    straight line (80% of its rows within 1% of the width of a fitted line, rows where the
+    digit touches the strip being the rest) no further than half way. Ink that hugs a side in
+    a straight line, and is the only dark thing in the photo, is left: it is the digit. When
+    the desk is most of the photo's edge, ``sheet_of_paper`` has already cut the sheet out."""
+    paper = float(np.median(preview[edge_frame(preview.shape)]))
+    dark = preview > paper + (preview.max() - paper) / 4
+    reaches = {k: reach for k in range(4)
+               if (reach := straight_reach(np.rot90(dark, k))) is not None}
+    if not reaches:
+        return
+    covered = np.zeros_like(dark)
+    for k, reach in reaches.items():
+        side = np.rot90(covered, k)  # a view: its left column is the photo's side k
+        side[np.arange(side.shape[1])[None, :] < reach[:, None]] = True
+    if not (dark & ~covered).any():
+        return
+    for k, reach in reaches.items():
+        side, preview_side = np.rot90(gray, k), np.rot90(preview, k)
+        (h, w), (preview_h, preview_w) = side.shape, preview_side.shape
+        band = max(2, round(0.02 * preview_w))  # the paper's soft edge, as in sheet_of_paper
+        beyond = np.minimum(np.round(reach).astype(int)[:, None] + band + np.arange(band),
+                            preview_w - 1)
+        level = np.quantile(preview_side[np.arange(preview_h)[:, None], beyond], 0.25, axis=1)
+        # Per row of the photo: the strip's reach in its pixels, and the paper's level there.
+        rows = (np.arange(h) + 0.5) * preview_h / h - 0.5
+        reach_full = (np.interp(rows, np.arange(preview_h), reach) + band) * w / preview_w
+        level = median_filter(level, size=9, mode="nearest")  # not the ink just past it
+        level_full = np.interp(rows, np.arange(preview_h), level)
+        width = min(w, int(np.ceil(reach_full.max())))
+        strip = np.arange(width)[None, :] < reach_full[:, None]
+        side[:, :width] = np.where(strip, level_full[:, None].astype(gray.dtype),
+                                   side[:, :width])
+
+
+def straight_reach(dark: np.ndarray) -> np.ndarray | None:
+    """For a desk along the left side of ``dark`` (ink or desk, True): how far it reaches in,
+    per row, as a fitted straight line; None if that side holds no such strip."""
+    h, w = dark.shape
+    if dark[:, 0].mean() < 0.95:
+        return None
+    reach = np.where(dark.all(axis=1), w, np.argmin(dark, axis=1)).astype(np.float64)
+    rows = np.arange(h)
+    inliers = np.ones(h, bool)
+    for _ in range(3):
+        if np.count_nonzero(inliers) < max(2, 0.8 * h):
+            return None
+        slope, intercept = np.polyfit(rows[inliers], reach[inliers], 1)
+        fitted = intercept + slope * rows
+        inliers = np.abs(reach - fitted) <= max(2.0, 0.01 * w)
+    if inliers.mean() < 0.8 or fitted.max() > w / 2:
+        return None
+    return np.maximum(fitted, 0)
 
 
 def paper_level(gray: np.ndarray) -> np.ndarray:
