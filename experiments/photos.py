@@ -60,14 +60,15 @@ def jpeg(quality: int):
     return compress
 
 
-def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0) -> np.ndarray:
+def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0, photo: int = 400
+            ) -> np.ndarray:
     """The digit on a sheet ``sheet`` pixels wide, turned ``turn`` degrees, on a dark desk that
-    fills a 400-pixel photo's edges."""
+    fills a ``photo``-pixel photo's edges."""
     paper = Image.fromarray(on_paper(pixels, sheet)).rotate(turn, Image.Resampling.BILINEAR,
                                                             expand=True, fillcolor=0.25)
-    desk = np.full((400, 400), 0.25, np.float32)
-    top = (400 - paper.height) // 2
-    left = (400 - paper.width) // 2
+    desk = np.full((photo, photo), 0.25, np.float32)
+    top = (photo - paper.height) // 2
+    left = (photo - paper.width) // 2
     desk[top:top + paper.height, left:left + paper.width] = np.asarray(paper)
     return desk
 
@@ -142,7 +143,13 @@ def main() -> None:
     cases["the sheet turned 15 degrees"] = lambda p, i: on_desk(p, turn=15)
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(
         on_desk(p, sheet=253), [shadow(0.3), noise(0.03)], i)
-    cases["the sheet 30% of the photo (not handled)"] = lambda p, i: on_desk(p, sheet=219)
+    cases["the sheet 49%, noise 0.03"] = lambda p, i: apply(on_desk(p), [noise(0.03)], i)
+    cases["the sheet turned 15 degrees, shadow"] = lambda p, i: apply(
+        on_desk(p, turn=15), [shadow(0.3)], i)
+    cases["the sheet 30% of the photo"] = lambda p, i: on_desk(p, sheet=219)
+    cases["the sheet 10% of the photo"] = lambda p, i: on_desk(p, photo=885)
+    cases["sheet 20%, turned 15 degrees, shadow, noise"] = lambda p, i: apply(
+        on_desk(p, turn=15, photo=626), [shadow(0.3), noise(0.03)], i)
     cases["desk along one side, 10% of the photo"] = lambda p, i: apply(
         on_paper(p), [desk_along("l")], i)
     cases["desk along one side, 20%, its edge slanted"] = lambda p, i: apply(
@@ -151,6 +158,8 @@ def main() -> None:
         on_paper(p), [desk_along("lb", 0.15, slant=0.5)], i)
     cases["desk along one side, 10%, shadow, noise"] = lambda p, i: apply(
         on_paper(p), [desk_along("t"), shadow(0.3), noise(0.03)], i)
+    cases["desk along one side, 10%, noise 0.03"] = lambda p, i: apply(
+        on_paper(p), [desk_along("l"), noise(0.03)], i)
     cases["the 49% sheet's photo enlarged to 2,000 px"] = lambda p, i: enlarged(on_desk(p), 2000)
     cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")
