@@ -73,6 +73,23 @@ def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0, photo: int 
     return desk
 
 
+def ruled(spacing: float = 0.08, darkness: float = 0.3, grid: bool = False):
+    """Lines printed on the paper, ``darkness`` below it (light blue ruling in grayscale is
+    ~0.3 below white), 2 pixels wide, every ``spacing`` of the height; ``grid`` adds columns."""
+    def rule(photo, rng):
+        photo = photo.copy()
+        step = max(3, round(spacing * photo.shape[0]))
+        lines = np.zeros(photo.shape, bool)
+        lines[step // 2::step] = True
+        lines[step // 2 + 1::step] = True
+        if grid:
+            lines[:, step // 2::step] = True
+            lines[:, step // 2 + 1::step] = True
+        # Multiplied, so the ink over a line stays as dark as the ink elsewhere or darker.
+        return np.where(lines, photo * (1 - darkness), photo)
+    return rule
+
+
 def desk_along(sides: str, depth: float = 0.1, slant: float = 0.0):
     """A dark desk (25% of white) along ``sides`` of the photo (l, t, r, b), ``depth`` of its
     width deep; ``slant`` tilts the paper's edge, from (1 - slant) to (1 + slant) times that
@@ -139,6 +156,10 @@ def main() -> None:
         on_paper(p) * 0.4, [shadow(0.1)], i)
     cases["light digit on mid-grey (60%)"] = lambda p, i: 0.6 + 0.4 * (1 - on_paper(p))
     cases["tight crop, bold strokes"] = lambda p, i: tight_bold(p)
+    cases["ruled paper, lines 30% darker (not handled)"] = lambda p, i: apply(
+        on_paper(p), [ruled()], i)
+    cases["grid paper, lines 15% darker (not handled)"] = lambda p, i: apply(
+        on_paper(p), [ruled(0.05, 0.15, grid=True)], i)
     cases["sheet on a dark desk, 49% of the photo"] = lambda p, i: on_desk(p)
     cases["the sheet turned 15 degrees"] = lambda p, i: on_desk(p, turn=15)
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(
