@@ -111,6 +111,28 @@ def enlarged(photo: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize((side, side), Image.Resampling.BILINEAR))
 
 
+def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626) -> np.ndarray:
+    """The 280-pixel sheet photographed at an angle: its far (top) edge ``far`` times as wide
+    as its near one, in perspective, on a dark desk that fills the photo's edges."""
+    size = 280
+    inset = (1 - far) * size / 2
+    # PERSPECTIVE takes the map from the output's pixels to the input's: solved from where the
+    # sheet's four corners go.
+    corners = [(0, 0), (size, 0), (size, size), (0, size)]
+    placed = [(inset, 0), (size - inset, 0), (size, size), (0, size)]
+    rows, values = [], []
+    for (x, y), (u, v) in zip(placed, corners):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        values += [u, v]
+    coefficients = np.linalg.solve(np.array(rows, float), np.array(values, float))
+    sheet = Image.fromarray(on_paper(pixels, size)).transform(
+        (size, size), Image.Transform.PERSPECTIVE, tuple(coefficients),
+        Image.Resampling.BILINEAR, fillcolor=0.25)
+    desk = Image.new("F", (photo, photo), 0.25)
+    desk.paste(sheet, ((photo - size) // 2, (photo - size) // 2))
+    return np.asarray(desk)
+
+
 def tight_bold(pixels: np.ndarray) -> np.ndarray:
     """The digit's central 20x20 drawn 100 pixels wide with 9-pixel-thick strokes, no margin."""
     digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8)).crop((4, 4, 24, 24))
@@ -171,6 +193,8 @@ def main() -> None:
     cases["the sheet 10% of the photo"] = lambda p, i: on_desk(p, photo=885)
     cases["sheet 20%, turned 15 degrees, shadow, noise"] = lambda p, i: apply(
         on_desk(p, turn=15, photo=626), [shadow(0.3), noise(0.03)], i)
+    cases["sheet 18%, far edge 80% as wide as near"] = lambda p, i: seen_at_an_angle(p, 0.8)
+    cases["sheet 17%, far edge 70% (not handled)"] = lambda p, i: seen_at_an_angle(p, 0.7)
     cases["desk along one side, 10% of the photo"] = lambda p, i: apply(
         on_paper(p), [desk_along("l")], i)
     cases["desk along one side, 20%, its edge slanted"] = lambda p, i: apply(

@@ -441,5 +441,5 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 31 and rows[0].startswith("photo: clean")
+    assert len(rows) == 33 and rows[0].startswith("photo: clean")
     assert all(row.split()[-2].endswith("%") for row in rows)
