@@ -263,6 +263,18 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path, mode):
                                   load_image(tmp_path / "upright.png"))
 
 
+def test_a_heic_photo_reads_as_its_png(tmp_path):
+    """iPhones save photos as HEIC, which Pillow reads only through pillow-heif."""
+    seven = drawn_seven().convert("RGB")
+    seven.save(tmp_path / "seven.png")
+    seven.save(tmp_path / "seven.heic", quality=90)
+    assert Image.open(tmp_path / "seven.heic").format == "HEIF"
+    expected = to_mnist(load_image(tmp_path / "seven.png")).astype(int).reshape(28, 28)
+    got = to_mnist(load_image(tmp_path / "seven.heic")).astype(int).reshape(28, 28)
+    assert ink_box(got) == ink_box(expected)
+    assert np.abs(got - expected).mean() < 4
+
+
 def test_blank_and_unreadable_images(tmp_path):
     Image.new("L", (30, 30), 255).save(tmp_path / "blank.png")
     with pytest.raises(ImageError, match="no digit found"):
@@ -397,6 +409,7 @@ def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
     (tmp_path / "empty").mkdir()
     drawn_one().save(digits / "b.png")
     drawn_one().save(digits / "a.jpg")
+    drawn_one().convert("RGB").save(digits / "d.HEIC")
     pixels, labels = synthetic_digits(2, seed=3)
     write_csv(digits / "c.csv", pixels, labels, header=None)
     (digits / "notes.txt").write_text("not an image")
@@ -406,7 +419,8 @@ def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
     assert result.returncode == 1
     assert result.stderr == "error: empty: a directory with no image or CSV files\n"
     assert [o["input"] for o in json.loads(result.stdout)] == [
-        "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2"]
+        "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2",
+        "digits/d.HEIC"]
 
 
 @pytest.mark.parametrize("info, expected", [

@@ -26,6 +26,13 @@ from .mnist_csv import read_pixel_csv
 from .nn import load_model
 from .splits import Normalization
 
+try:  # HEIC/HEIF, what iPhones save photos as, through libheif (~40 ms to import)
+    from pillow_heif import register_heif_opener
+except ImportError:  # a broken install: such photos then read as unreadable images
+    pass
+else:
+    register_heif_opener()
+
 SIDE, BOX = 28, 20
 #: The shorter side, in pixels, of the copy on which a desk around the paper is looked for:
 #: ink strokes still show at that size (sheet_of_paper), and a 48-megapixel photo took 1.9 s
