@@ -17,7 +17,8 @@ import io
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import grey_dilation
+from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_filter,
+                           grey_dilation, maximum_filter)
 
 from mnist_mlp.nn import load_model
 from mnist_mlp.predict import ImageError, to_mnist
@@ -133,6 +134,20 @@ def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626) -> np.nda
     return np.asarray(desk)
 
 
+def pen(pixels: np.ndarray, radius: int, size: int = 600) -> np.ndarray:
+    """The digit redrawn with a pen's thin line, ``2 * radius + 1`` pixels wide, ``size``
+    pixels tall on paper: the ridge of its strokes (where the distance to the paper peaks),
+    widened to a disc, slightly blurred as a lens does. MNIST's strokes are ~10% of the
+    digit's height; a pen's 1-2%."""
+    img = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8))
+    ink = np.asarray(img.resize((size, size), Image.Resampling.BILINEAR), np.float32) > 127
+    distance = distance_transform_edt(ink)
+    ridge = ink & (distance >= maximum_filter(distance, 5)) & (distance > 2)
+    y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    line = binary_dilation(ridge, structure=x * x + y * y <= radius * radius)
+    return np.pad(1 - gaussian_filter(line.astype(np.float32), 1.0), size // 4, constant_values=1)
+
+
 def tight_bold(pixels: np.ndarray) -> np.ndarray:
     """The digit's central 20x20 drawn 100 pixels wide with 9-pixel-thick strokes, no margin."""
     digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8)).crop((4, 4, 24, 24))
@@ -178,6 +193,9 @@ def main() -> None:
         on_paper(p) * 0.4, [shadow(0.1)], i)
     cases["light digit on mid-grey (60%)"] = lambda p, i: 0.6 + 0.4 * (1 - on_paper(p))
     cases["tight crop, bold strokes"] = lambda p, i: tight_bold(p)
+    for radius in (6, 3, 1):
+        cases[f"pen, strokes {(2 * radius + 1) / 600:.1%} of the height"] = (
+            lambda p, i, radius=radius: pen(p, radius))
     cases["ruled paper, lines 30% darker (not handled)"] = lambda p, i: apply(
         on_paper(p), [ruled()], i)
     cases["grid paper, lines 15% darker (not handled)"] = lambda p, i: apply(

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_fill_holes, center_of_mass
 
 from mnist_mlp.predict import (ImageError, load_image, rectangle_fill, sheet_of_paper,
-                                to_mnist)
+                                stroke_width, to_mnist)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -159,6 +159,30 @@ def test_rectangle_fill_of_turned_rectangles_and_a_disc():
         rectangle = (np.abs(c * x + s * y) < 70) & (np.abs(-s * x + c * y) < 40)
         assert rectangle_fill(rectangle) > 0.97
     assert abs(rectangle_fill(x * x + y * y < 90 ** 2) - np.pi / 4) < 0.02
+
+
+def test_stroke_width_of_bars_and_rings():
+    for width in (1, 3, 8):
+        bar = np.zeros((120, 120), np.float32)
+        bar[20:100, 60 - width // 2:60 - width // 2 + width] = 1
+        assert stroke_width(bar) == pytest.approx(width, rel=0.15)
+    y, x = np.mgrid[0:200, 0:200] - 99.5
+    ring = ((x * x + y * y < 80 ** 2) & (x * x + y * y >= 74 ** 2)).astype(np.float32)
+    assert stroke_width(ring) == pytest.approx(6, rel=0.35)  # row/column steps overcount
+
+
+def test_a_pen_drawn_digit_gets_mnist_strokes():
+    """A pen's line is ~1% of the digit's height: shrunk to the 20-pixel box it was a faint
+    trace (photos.py: 22.0-86.5% right for strokes of 0.5-2.2%)."""
+    def seven(width):
+        img = Image.new("L", (480, 600), 255)
+        ImageDraw.Draw(img).line([(120, 120), (360, 120), (210, 510)], fill=0, width=width)
+        return np.asarray(img, np.float32) / 255
+
+    marker = to_mnist(seven(60)).astype(int).reshape(28, 28)  # 10% of the height
+    pen = to_mnist(seven(6)).astype(int).reshape(28, 28)
+    assert pen.max() == 255 and np.abs(np.array(ink_box(pen)) - ink_box(marker)).max() <= 1
+    assert stroke_width(pen.astype(np.float32)) >= 0.6 * stroke_width(marker.astype(np.float32))
 
 
 def test_a_bold_light_zero_is_not_a_sheet():
@@ -455,5 +479,5 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 33 and rows[0].startswith("photo: clean")
+    assert len(rows) == 36 and rows[0].startswith("photo: clean")
     assert all(row.split()[-2].endswith("%") for row in rows)
