@@ -91,6 +91,17 @@ def ruled(spacing: float = 0.08, darkness: float = 0.3, grid: bool = False):
     return rule
 
 
+def speck(size: int, top: float, left: float):
+    """A dark square ``size`` pixels wide (dust, a dot of the pen) with its corner at ``top``
+    and ``left`` times the photo's height and width."""
+    def stain(photo, rng):
+        photo = photo.copy()
+        y, x = int(top * photo.shape[0]), int(left * photo.shape[1])
+        photo[y:y + size, x:x + size] = 0.1
+        return photo
+    return stain
+
+
 def desk_along(sides: str, depth: float = 0.1, slant: float = 0.0):
     """A dark desk (25% of white) along ``sides`` of the photo (l, t, r, b), ``depth`` of its
     width deep; ``slant`` tilts the paper's edge, from (1 - slant) to (1 + slant) times that
@@ -193,6 +204,10 @@ def main() -> None:
         on_paper(p) * 0.4, [shadow(0.1)], i)
     cases["light digit on mid-grey (60%)"] = lambda p, i: 0.6 + 0.4 * (1 - on_paper(p))
     cases["tight crop, bold strokes"] = lambda p, i: tight_bold(p)
+    cases["a 3-pixel speck near a corner"] = lambda p, i: apply(
+        on_paper(p), [speck(3, 0.08, 0.08)], i)
+    cases["a 12-pixel blot under the digit"] = lambda p, i: apply(
+        on_paper(p), [speck(12, 0.85, 0.5)], i)
     for radius in (6, 3, 1):
         cases[f"pen, strokes {(2 * radius + 1) / 600:.1%} of the height"] = (
             lambda p, i, radius=radius: pen(p, radius))
