@@ -159,6 +159,19 @@ def pen(pixels: np.ndarray, radius: int, size: int = 600) -> np.ndarray:
     return np.pad(1 - gaussian_filter(line.astype(np.float32), 1.0), size // 4, constant_values=1)
 
 
+def pen_on_desk(pixels: np.ndarray, index: int) -> np.ndarray:
+    """Everything at once: the digit in pen (strokes 1.5% of its height) on a sheet that is a
+    quarter of a 1,200-pixel photo, turned 10 degrees, under a shadow, with noise, a blot on
+    the desk and JPEG compression."""
+    sheet = Image.fromarray(pen(pixels, 3, size=400)).rotate(10, Image.Resampling.BILINEAR,
+                                                             expand=True, fillcolor=0.3)
+    photo = np.full((1200, 1200), 0.3, np.float32)
+    top, left = (1200 - sheet.height) // 2, (1200 - sheet.width) // 2
+    photo[top:top + sheet.height, left:left + sheet.width] = np.asarray(sheet)
+    photo = apply(photo, [shadow(0.25), noise(0.02), speck(8, 0.1, 0.8)], index)
+    return apply(np.clip(photo, 0, 1).astype(np.float32), [jpeg(70)], index)
+
+
 def tight_bold(pixels: np.ndarray) -> np.ndarray:
     """The digit's central 20x20 drawn 100 pixels wide with 9-pixel-thick strokes, no margin."""
     digit = Image.fromarray((pixels.reshape(28, 28) * 255).astype(np.uint8)).crop((4, 4, 24, 24))
@@ -238,6 +251,7 @@ def main() -> None:
         on_paper(p), [desk_along("t"), shadow(0.3), noise(0.03)], i)
     cases["desk along one side, 10%, noise 0.03"] = lambda p, i: apply(
         on_paper(p), [desk_along("l"), noise(0.03)], i)
+    cases["pen, small turned sheet, shadow, noise, JPEG"] = pen_on_desk
     cases["the 49% sheet's photo enlarged to 2,000 px"] = lambda p, i: enlarged(on_desk(p), 2000)
     cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")

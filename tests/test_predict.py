@@ -128,13 +128,20 @@ def test_a_bar_along_a_side_that_is_all_the_ink_is_the_digit():
     assert rows.max() - rows.min() + 1 >= 18 and cols.max() - cols.min() + 1 <= 8
 
 
-@pytest.mark.parametrize("share, turn, noisy", [(0.56, 0, True), (0.15, 0, False),
-                                               (0.15, 12, True)])
-def test_a_sheet_of_any_size_turned_and_noisy_reads_as_the_sheet_alone(share, turn, noisy):
+@pytest.mark.parametrize("share, turn, noisy, pen, shadow_and_jpeg", [
+    (0.56, 0, True, False, False), (0.15, 0, False, False, False),
+    (0.15, 12, True, False, False), (0.25, 10, True, True, True)])
+def test_a_sheet_of_any_size_turned_and_noisy_reads_as_the_sheet_alone(share, turn, noisy, pen,
+                                                                        shadow_and_jpeg):
     """A sheet under 40% of the photo was taken for the digit (photos.py: 8.5% right at 10%);
-    noise on the sheet, which the desk painted flat hid from the noise floor, 54.5%. Expected:
-    the same photo with white paper in place of the desk."""
-    sheet = np.pad(np.asarray(drawn_seven(), np.float32) / 255, 20, constant_values=1)
+    noise on the sheet, which the desk painted flat hid from the noise floor, 54.5%; a pen's
+    thin digit on it, under a shadow and JPEG, 10.0%. Expected: the same photo with white
+    paper in place of the desk."""
+    scale = 4 if pen else 1  # a pen's line, 1% of the digit: the preview averages it faint
+    img = Image.new("L", (160 * scale, 200 * scale), 255)
+    ImageDraw.Draw(img).line([(40 * scale, 40 * scale), (120 * scale, 40 * scale),
+                              (70 * scale, 170 * scale)], fill=20, width=6 if pen else 14)
+    sheet = np.pad(np.asarray(img, np.float32) / 255, 20 * scale, constant_values=1)
     side = int(np.sqrt(sheet.size / share))
     noise = np.random.default_rng(0).normal(0, 0.03 if noisy else 0, (side, side))
 
@@ -144,7 +151,14 @@ def test_a_sheet_of_any_size_turned_and_noisy_reads_as_the_sheet_alone(share, tu
         image = np.full((side, side), desk, np.float32)
         top, left = (side - turned.height) // 2, (side - turned.width) // 2
         image[top:top + turned.height, left:left + turned.width] = np.asarray(turned)
-        return np.clip(image + noise, 0, 1).astype(np.float32)
+        if shadow_and_jpeg:
+            image -= 0.25 * np.linspace(0, 1, side, dtype=np.float32)[None, :]
+        image = np.clip(image + noise, 0, 1).astype(np.float32)
+        if shadow_and_jpeg:
+            buffer = io.BytesIO()
+            Image.fromarray((image * 255).astype(np.uint8)).save(buffer, "JPEG", quality=70)
+            image = np.asarray(Image.open(buffer), np.float32) / 255
+        return image
 
     expected = to_mnist(photo(desk=1.0)).astype(int).reshape(28, 28)
     got = to_mnist(photo(desk=0.25)).astype(int).reshape(28, 28)
@@ -503,5 +517,5 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 38 and rows[0].startswith("photo: clean")
+    assert len(rows) == 39 and rows[0].startswith("photo: clean")
     assert all(row.split()[-2].endswith("%") for row in rows)
