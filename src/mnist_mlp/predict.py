@@ -5,8 +5,9 @@ Images are brought into MNIST's form, as LeCun et al. built the data set: graysc
 on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then placed in a 28x28
 field so that its centre of mass is at the centre. Photos first lose what is not ink: a desk
 around the sheet (``sheet_of_paper``) or along sides of the photo (``desk_along_sides``), the
-paper's own level, shadows and vignettes included (``paper_level``), and its noise
-(``noise_floor``).
+paper's own level, shadows and vignettes included (``paper_level``), its noise
+(``noise_floor``) and specks away from the digit (``digit_box``); a pen's thin strokes are
+widened to MNIST's (``with_mnist_strokes``).
 """
 
 from __future__ import annotations
@@ -238,11 +239,13 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
 
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
     for the digit. A sheet is the largest bright region, holes (the ink) filled, that is
-    mostly bright inside, but not all: 85-99%, since ink is thin and there is some. A light
-    digit's filled outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed)
-    has no dark inside at all. The region must also cover 40% of the image or more (at a 30%
-    rule, 15 of MNIST's 10,000 test digits still passed for sheets, at 40% none), or 5% and be
-    a rectangle: 90% or more of the smallest rectangle around it, turned as it fits best. A
+    mostly bright inside (85% or more), since ink is thin, but holds some ink: 0.1% of it or
+    more at least a quarter of the way from the paper's level to the desk's (a pen's line,
+    averaged on the preview, can be fainter than the bright threshold). A light digit's filled
+    outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
+    inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
+    MNIST's 10,000 test digits still passed for sheets, at 40% none), or 5% and be a
+    rectangle: 90% or more of the smallest rectangle around it, turned as it fits best. A
     sheet filled 99-100% of its rectangle at any angle; of the MNIST test digits that passed
     the other tests, the fullest filled 86% at 28 pixels and 77% at 112 (10,000 and 3,000).
 
@@ -394,9 +397,10 @@ def paper_sample(shape: tuple[int, int], desk: np.ndarray | None) -> np.ndarray:
     along the middle of each side: fitted there, the paper's level went astray under a
     shadow with JPEG blocks (photos.py's pen on a small turned sheet: 65.5% right against
     94.5% from the whole sheet, where the fit drops the ink as it drops it from the frame)."""
-    if desk is None:
+    paper = None if desk is None else ~desk
+    if paper is None or np.count_nonzero(paper) < 64:  # too little paper to fit a surface to
         return edge_frame(shape)
-    return ~desk
+    return paper
 
 
 def edge_frame(shape: tuple[int, int]) -> np.ndarray:
