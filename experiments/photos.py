@@ -160,7 +160,7 @@ def pen(pixels: np.ndarray, radius: int, size: int = 600) -> np.ndarray:
 
 
 def pen_on_desk(pixels: np.ndarray, index: int) -> np.ndarray:
-    """Everything at once: the digit in pen (strokes 1.5% of its height) on a sheet that is a
+    """Everything at once: the digit in pen (strokes 1.75% of its height) on a sheet that is a
     quarter of a 1,200-pixel photo, turned 10 degrees, under a shadow, with noise, a blot on
     the desk and JPEG compression."""
     sheet = Image.fromarray(pen(pixels, 3, size=400)).rotate(10, Image.Resampling.BILINEAR,
