@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     predict = commands.add_parser("predict", help="predict digits in images or CSV rows")
-    predict.add_argument("inputs", nargs="+", help="PNG/JPEG/... images, CSV files of 784 "
+    predict.add_argument("inputs", nargs="+", help="PNG/JPEG/HEIC/... images, CSV files of 784 "
                          "pixels (optionally after a label, then scored) per row, or "
                          "directories of them")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
