@@ -193,9 +193,17 @@ def digit_box(ink: np.ndarray) -> tuple[slice, slice]:
     main = boxes[int(np.argmax(masses))]
     kept = [box for box, mass in zip(boxes, masses) if mass >= 0.1 * masses.max()
             or all(b.start < m.stop and m.start < b.stop for b, m in zip(box, main))]
-    return tuple(slice(min(box[axis].start for box in kept) * size // preview_size,
-                       -(-max(box[axis].stop for box in kept) * size // preview_size))
-                 for axis, (size, preview_size) in enumerate(zip(ink.shape, preview.shape)))
+    return in_photo(tuple(slice(min(box[axis].start for box in kept),
+                                max(box[axis].stop for box in kept)) for axis in range(2)),
+                    preview.shape, ink.shape)
+
+
+def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
+             shape: tuple[int, int]) -> tuple[slice, slice]:
+    """A box of pixels of a preview, as the box of the photo's pixels that it covers (each
+    preview pixel averages a block of the photo: the start rounds down, the stop up)."""
+    return tuple(slice(part.start * size // preview_size, -(-part.stop * size // preview_size))
+                 for part, size, preview_size in zip(box, shape, preview_shape))
 
 
 #: Stroke width over the digit's longer side: MNIST's median, and below what a stroke counts
@@ -270,13 +278,11 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     paper = np.median(values)
     if bright[region].mean() < 0.85 or np.mean(values < paper - 0.25 * (paper - edge)) < 0.001:
         return None
-    inside = inside[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    # The region's box in the photo's own pixels, and its mask enlarged to match.
-    (h, w), (preview_h, preview_w) = gray.shape, preview.shape
-    top, bottom = rows[0] * h // preview_h, -(-(rows[-1] + 1) * h // preview_h)
-    left, right = cols[0] * w // preview_w, -(-(cols[-1] + 1) * w // preview_w)
-    keep = Image.fromarray(inside).resize((right - left, bottom - top), Image.Resampling.NEAREST)
-    return gray[top:bottom, left:right], ~np.asarray(keep, bool)
+    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    sheet = gray[in_photo(box, preview.shape, gray.shape)]
+    # The region's mask enlarged to the sheet's box in the photo's own pixels.
+    keep = Image.fromarray(inside[box]).resize(sheet.shape[::-1], Image.Resampling.NEAREST)
+    return sheet, ~np.asarray(keep, bool)
 
 
 def rectangle_fill(region: np.ndarray) -> float:
