@@ -240,7 +240,8 @@ def main() -> None:
     cases["sheet 20%, turned 15 degrees, shadow, noise"] = lambda p, i: apply(
         on_desk(p, turn=15, photo=626), [shadow(0.3), noise(0.03)], i)
     cases["sheet 18%, far edge 80% as wide as near"] = lambda p, i: seen_at_an_angle(p, 0.8)
-    cases["sheet 17%, far edge 70% (not handled)"] = lambda p, i: seen_at_an_angle(p, 0.7)
+    cases["sheet 17%, far edge 70%"] = lambda p, i: seen_at_an_angle(p, 0.7)
+    cases["sheet 15%, far edge 50%"] = lambda p, i: seen_at_an_angle(p, 0.5)
     cases["desk along one side, 10% of the photo"] = lambda p, i: apply(
         on_paper(p), [desk_along("l")], i)
     cases["desk along one side, 20%, its edge slanted"] = lambda p, i: apply(
