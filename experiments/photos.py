@@ -74,18 +74,17 @@ def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0, photo: int 
     return desk
 
 
-def ruled(spacing: float = 0.08, darkness: float = 0.3, grid: bool = False):
+def ruled(spacing: float = 0.08, darkness: float = 0.3, grid: bool = False, turn: float = 0.0):
     """Lines printed on the paper, ``darkness`` below it (light blue ruling in grayscale is
-    ~0.3 below white), 2 pixels wide, every ``spacing`` of the height; ``grid`` adds columns."""
+    ~0.3 below white), 2 pixels wide, every ``spacing`` of the height; ``grid`` adds columns.
+    ``turn`` turns the lines (not the digit) by that many degrees."""
     def rule(photo, rng):
-        photo = photo.copy()
         step = max(3, round(spacing * photo.shape[0]))
-        lines = np.zeros(photo.shape, bool)
-        lines[step // 2::step] = True
-        lines[step // 2 + 1::step] = True
+        y, x = np.mgrid[0:photo.shape[0], 0:photo.shape[1]]
+        c, s = np.cos(np.radians(turn)), np.sin(np.radians(turn))
+        lines = np.floor(y * c - x * s + step // 2) % step < 2
         if grid:
-            lines[:, step // 2::step] = True
-            lines[:, step // 2 + 1::step] = True
+            lines |= np.floor(x * c + y * s + step // 2) % step < 2
         # Multiplied, so the ink over a line stays as dark as the ink elsewhere or darker.
         return np.where(lines, photo * (1 - darkness), photo)
     return rule
@@ -123,9 +122,10 @@ def enlarged(photo: np.ndarray, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize((side, side), Image.Resampling.BILINEAR))
 
 
-def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626) -> np.ndarray:
+def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626, paper=()) -> np.ndarray:
     """The 280-pixel sheet photographed at an angle: its far (top) edge ``far`` times as wide
-    as its near one, in perspective, on a dark desk that fills the photo's edges."""
+    as its near one, in perspective, on a dark desk that fills the photo's edges. ``paper``:
+    steps applied to the sheet first (``ruled``)."""
     size = 280
     inset = (1 - far) * size / 2
     # PERSPECTIVE takes the map from the output's pixels to the input's: solved from where the
@@ -137,7 +137,7 @@ def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626) -> np.nda
         rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
         values += [u, v]
     coefficients = np.linalg.solve(np.array(rows, float), np.array(values, float))
-    sheet = Image.fromarray(on_paper(pixels, size)).transform(
+    sheet = Image.fromarray(apply(on_paper(pixels, size), paper, 0)).transform(
         (size, size), Image.Transform.PERSPECTIVE, tuple(coefficients),
         Image.Resampling.BILINEAR, fillcolor=0.25)
     desk = Image.new("F", (photo, photo), 0.25)
@@ -224,10 +224,14 @@ def main() -> None:
     for radius in (6, 3, 1):
         cases[f"pen, strokes {(2 * radius + 1) / 600:.1%} of the height"] = (
             lambda p, i, radius=radius: pen(p, radius))
-    cases["ruled paper, lines 30% darker (not handled)"] = lambda p, i: apply(
-        on_paper(p), [ruled()], i)
-    cases["grid paper, lines 15% darker (not handled)"] = lambda p, i: apply(
+    cases["ruled paper, lines 30% darker"] = lambda p, i: apply(on_paper(p), [ruled()], i)
+    cases["grid paper, lines 15% darker"] = lambda p, i: apply(
         on_paper(p), [ruled(0.05, 0.15, grid=True)], i)
+    cases["ruled, lines turned 7 degrees, shadow, noise"] = lambda p, i: apply(
+        on_paper(p), [ruled(turn=7), shadow(0.3), noise(0.03)], i)
+    cases["pen on ruled paper, strokes 1.2%"] = lambda p, i: apply(pen(p, 3), [ruled()], i)
+    cases["ruled sheet 18%, far edge 80%"] = lambda p, i: seen_at_an_angle(
+        p, 0.8, paper=[ruled()])
     cases["sheet on a dark desk, 49% of the photo"] = lambda p, i: on_desk(p)
     cases["the sheet turned 15 degrees"] = lambda p, i: on_desk(p, turn=15)
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(

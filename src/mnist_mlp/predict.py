@@ -6,8 +6,9 @@ on black, the digit's bounding box scaled (aspect kept) to fit 20x20, then place
 field so that its centre of mass is at the centre. Photos first lose what is not ink: a desk
 around the sheet (``sheet_of_paper``) or along sides of the photo (``desk_along_sides``), the
 paper's own level, shadows and vignettes included (``paper_level``), its noise
-(``noise_floor``) and specks away from the digit (``digit_box``); a pen's thin strokes are
-widened to MNIST's (``with_mnist_strokes``).
+(``noise_floor``), the lines of ruled or grid paper (``take_out_ruled_lines``) and specks away
+from the digit (``digit_box``); a pen's thin strokes are widened to MNIST's
+(``with_mnist_strokes``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from scipy.spatial import ConvexHull, QhullError
 from .errors import ModelFileError, UserError
 from .mnist_csv import read_pixel_csv
 from .nn import load_model
+from .ruled_lines import take_out_ruled_lines
 from .splits import Normalization
 
 try:  # HEIC/HEIF, what iPhones save photos as, through libheif (~40 ms to import)
@@ -146,10 +149,14 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
         if sheet is not None:  # brighter than the desk, with dark ink: as on light paper
             gray, desk = 1 - sheet[0], sheet[1]
     ink = gray - paper_level(gray, desk)
-    ink -= noise_floor(ink[paper_sample(ink.shape, desk)], ink.size)
-    np.maximum(ink, 0, out=ink)
     if desk is not None:
         ink[desk] = 0
+    paper = paper_sample(ink.shape, desk)
+    on_lines = take_out_ruled_lines(ink, desk, partial(noise_floor, ink[paper]))
+    if on_lines is not None and np.count_nonzero(paper & ~on_lines) >= 64:
+        paper &= ~on_lines  # the paper between the lines, whose noise is the photo's own
+    ink -= noise_floor(ink[paper], ink.size)
+    np.maximum(ink, 0, out=ink)
     if ink.max() < 0.1:
         raise ImageError(f"{source}: no digit found (the image is blank or has no contrast)")
     ink /= ink.max()
