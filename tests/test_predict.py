@@ -187,6 +187,22 @@ def test_ruled_and_grid_paper_read_as_plain_paper(turn, grid, noisy):
     assert np.abs(got - expected).mean() < 8
 
 
+@pytest.mark.parametrize("bar", [0.6, 0.8])
+def test_a_stroke_along_a_ruled_line_stays(bar):
+    """A 7's bar over 60-80% of the photo's width, on a line: the line's median was the bar's
+    ink, and the bar went with the line (12-15 grey levels per pixel off the plain paper's)."""
+    img = Image.new("L", (200, 240), 255)
+    ImageDraw.Draw(img).line([(100 - 100 * bar, 40), (100 + 100 * bar, 40), (110, 200)],
+                             fill=20, width=14)
+    clean = np.asarray(img, np.float32) / 255
+    lines = (np.arange(clean.shape[0]) % 20 < 2)[:, None]  # one at rows 40-41, in the bar
+    expected = to_mnist(clean).astype(int).reshape(28, 28)
+    got = to_mnist(np.where(lines, clean * 0.75, clean).astype(np.float32))
+    got = got.astype(int).reshape(28, 28)
+    assert ink_box(got) == ink_box(expected)
+    assert np.abs(got - expected).mean() < 4
+
+
 def test_blank_ruled_paper_holds_no_digit():
     paper = np.ones((300, 240), np.float32)
     paper[np.arange(300) % 20 < 2] = 0.7

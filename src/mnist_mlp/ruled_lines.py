@@ -92,15 +92,21 @@ def printed_lines(ink: np.ndarray, paper: np.ndarray, inked: np.ndarray, around:
     stops = np.flatnonzero(on_line[:-1] & ~on_line[1:])
     if not evenly_spaced(starts, stops):
         return None
-    # Each line's darkness: the median along its rows, where a digit crosses it or not.
+    # Each line's darkness: the median along its rows, where a digit crosses it or not. A
+    # digit's stroke along a line, over half its length, would set it to the stroke's and be
+    # taken out with the line (the bar of a "7" over 80% of the photo's width, on a line:
+    # 15 grey levels per pixel off the plain paper's digit): no line is darker than 1.25
+    # times the median of it and the two lines either side.
     on_rows = np.flatnonzero(on_line[1:-1])
     row_darkness = np.zeros(len(share))
     row_darkness[on_rows] = median(ink, np.where(paper, rows + 1, 0), on_rows + 1)
+    line_darkness = np.array([row_darkness[start:stop].max() for start, stop in zip(starts, stops)])
+    line_darkness = np.minimum(line_darkness, 1.25 * running_median(line_darkness))
     darkness = np.zeros(len(share) + 1)
-    for start, stop in zip(starts, stops):
+    for start, stop, line in zip(starts, stops, line_darkness):
         # Taken off one row either side too: a line's edge, turned across the rows, covers
         # part of each, and their medians can miss it.
-        darkness[max(0, start - 1):stop + 1] = row_darkness[start:stop].max()
+        darkness[max(0, start - 1):stop + 1] = line
     return darkness[rows].astype(np.float32)
 
 
@@ -122,9 +128,13 @@ def evenly_spaced(starts: np.ndarray, stops: np.ndarray) -> bool:
     if len(starts) < 4:
         return False
     gaps = np.diff((starts + stops) / 2)
-    # Each gap against the median of the gaps around it, two either side.
-    padded = np.pad(gaps, 2, mode="edge")
-    local = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+    local = running_median(gaps)
     steps = gaps / local
     return bool(local.min() >= 3 and np.max(stops - starts) <= 0.35 * local.min()
                 and np.all(np.abs(steps - np.round(steps)) <= 0.15) and np.all(steps >= 0.85))
+
+
+def running_median(values: np.ndarray) -> np.ndarray:
+    """Each value's median with the two values either side (the ends repeated)."""
+    padded = np.pad(values, 2, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
