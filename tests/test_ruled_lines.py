@@ -6,7 +6,7 @@ import pytest
 from mnist_mlp.ruled_lines import block_max, evenly_spaced, printed_lines, take_out_ruled_lines
 
 
-def NO_NOISE(pixels):
+def no_noise(pixels):
     return 0.0
 
 
@@ -24,7 +24,7 @@ def test_four_thin_evenly_spaced_lines_are_found_and_taken_out():
     lines = printed_lines(ink, np.ones(ink.shape, bool), ink > 0.01, 0.0)
     assert lines is not None and np.allclose(lines[10:12], 0.3) and lines[30].max() == 0
     cleaned = ink.copy()
-    on_lines = take_out_ruled_lines(cleaned, None, NO_NOISE)
+    on_lines = take_out_ruled_lines(cleaned, None, no_noise)
     assert cleaned[:, :50].max() == 0 and cleaned[:, 70:].max() == 0
     assert cleaned[20:100, 55:65].min() > 0.5  # the stroke stays, fainter where lines crossed
     # The lines' rows, and one either side; not the paper between them.
@@ -37,7 +37,7 @@ def test_bars_that_could_be_a_digits_strokes_are_not_lines(thickness, spacing, c
     ink = bars(thickness, spacing, count)
     assert printed_lines(ink, np.ones(ink.shape, bool), ink > 0.01, 0.0) is None
     cleaned = ink.copy()
-    assert take_out_ruled_lines(cleaned, None, NO_NOISE) is None
+    assert take_out_ruled_lines(cleaned, None, no_noise) is None
     assert np.array_equal(cleaned, ink)
 
 
@@ -53,7 +53,7 @@ def test_lines_are_found_where_the_desk_leaves_the_paper():
     desk[:, 90:] = True
     ink[desk] = 0
     assert printed_lines(ink, ~desk, ink > 0.01, 0.0) is not None
-    assert take_out_ruled_lines(ink, desk, NO_NOISE) is not None and ink.max() == 0
+    assert take_out_ruled_lines(ink, desk, no_noise) is not None and ink.max() == 0
 
 
 def test_spacing_may_change_gradually_or_skip_a_line():
