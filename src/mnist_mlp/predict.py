@@ -152,10 +152,12 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     if desk is not None:
         ink[desk] = 0
     paper = paper_sample(ink.shape, desk)
-    on_lines = take_out_ruled_lines(ink, desk, partial(noise_floor, ink[paper]))
-    if on_lines is not None and np.count_nonzero(paper & ~on_lines) >= 64:
-        paper &= ~on_lines  # the paper between the lines, whose noise is the photo's own
-    ink -= noise_floor(ink[paper], ink.size)
+    sample = ink[paper]
+    on_lines = take_out_ruled_lines(ink, desk, partial(noise_floor, sample))
+    if on_lines is not None:  # the paper between the lines, whose noise is the photo's own
+        between = paper & ~on_lines
+        sample = ink[between if np.count_nonzero(between) >= 64 else paper]
+    ink -= noise_floor(sample, ink.size)
     np.maximum(ink, 0, out=ink)
     if ink.max() < 0.1:
         raise ImageError(f"{source}: no digit found (the image is blank or has no contrast)")
