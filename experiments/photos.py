@@ -21,7 +21,7 @@ from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_fil
                            grey_dilation, maximum_filter)
 
 from mnist_mlp.nn import load_model
-from mnist_mlp.predict import ImageError, to_mnist
+from mnist_mlp.predict import ImageError, perspective_map, to_mnist
 from mnist_mlp.splits import Normalization, load_split
 
 
@@ -61,16 +61,22 @@ def jpeg(quality: int):
     return compress
 
 
-def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0, photo: int = 400
-            ) -> np.ndarray:
+def on_desk(pixels: np.ndarray, sheet: int = 280, turn: float = 0.0, photo: int = 400,
+            digit_upright: bool = False) -> np.ndarray:
     """The digit on a sheet ``sheet`` pixels wide, turned ``turn`` degrees, on a dark desk that
-    fills a ``photo``-pixel photo's edges."""
-    paper = Image.fromarray(on_paper(pixels, sheet)).rotate(turn, Image.Resampling.BILINEAR,
-                                                            expand=True, fillcolor=0.25)
+    fills a ``photo``-pixel photo's edges. The digit turns with the sheet, as written along
+    it, or with ``digit_upright`` stays upright in the photo."""
+    drawn = np.ones((sheet, sheet), np.float32) if digit_upright else on_paper(pixels, sheet)
+    paper = Image.fromarray(drawn).rotate(turn, Image.Resampling.BILINEAR, expand=True,
+                                          fillcolor=0.25)
     desk = np.full((photo, photo), 0.25, np.float32)
     top = (photo - paper.height) // 2
     left = (photo - paper.width) // 2
     desk[top:top + paper.height, left:left + paper.width] = np.asarray(paper)
+    if digit_upright:
+        middle = (photo - sheet) // 2
+        view = desk[middle:middle + sheet, middle:middle + sheet]
+        np.minimum(view, on_paper(pixels, sheet), out=view)
     return desk
 
 
@@ -130,15 +136,10 @@ def seen_at_an_angle(pixels: np.ndarray, far: float, photo: int = 626, paper=())
     inset = (1 - far) * size / 2
     # PERSPECTIVE takes the map from the output's pixels to the input's: solved from where the
     # sheet's four corners go.
-    corners = [(0, 0), (size, 0), (size, size), (0, size)]
-    placed = [(inset, 0), (size - inset, 0), (size, size), (0, size)]
-    rows, values = [], []
-    for (x, y), (u, v) in zip(placed, corners):
-        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
-        values += [u, v]
-    coefficients = np.linalg.solve(np.array(rows, float), np.array(values, float))
+    corners = np.array([(0, 0), (size, 0), (size, size), (0, size)], float)
+    placed = np.array([(inset, 0), (size - inset, 0), (size, size), (0, size)], float)
     sheet = Image.fromarray(apply(on_paper(pixels, size), paper, 0)).transform(
-        (size, size), Image.Transform.PERSPECTIVE, tuple(coefficients),
+        (size, size), Image.Transform.PERSPECTIVE, perspective_map(placed, corners),
         Image.Resampling.BILINEAR, fillcolor=0.25)
     desk = Image.new("F", (photo, photo), 0.25)
     desk.paste(sheet, ((photo - size) // 2, (photo - size) // 2))
@@ -237,6 +238,8 @@ def main() -> None:
     cases["the sheet 40% of the photo, shadow, noise"] = lambda p, i: apply(
         on_desk(p, sheet=253), [shadow(0.3), noise(0.03)], i)
     cases["the sheet 49%, noise 0.03"] = lambda p, i: apply(on_desk(p), [noise(0.03)], i)
+    cases["the sheet turned 15 degrees, the digit not"] = lambda p, i: on_desk(
+        p, turn=15, digit_upright=True)
     cases["the sheet turned 15 degrees, shadow"] = lambda p, i: apply(
         on_desk(p, turn=15), [shadow(0.3)], i)
     cases["the sheet 30% of the photo"] = lambda p, i: on_desk(p, sheet=219)

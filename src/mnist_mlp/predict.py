@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.ndimage import (binary_dilation, binary_erosion, binary_fill_holes, center_of_mass,
                            find_objects, grey_dilation, label, sum_labels)
-from scipy.spatial import ConvexHull, QhullError
+from scipy.spatial import ConvexHull
 
 from .errors import ModelFileError, UserError
 from .mnist_csv import read_pixel_csv
@@ -251,8 +251,8 @@ def stroke_width(ink: np.ndarray) -> float:
 def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """A photo of a sheet on a darker desk (``preview``: a smaller copy of it, ``edge``: the
-    median of its edge pixels) cut to the sheet's bounding box, and the mask of the desk left
-    in that box; None for anything else.
+    median of its edge pixels) cut to the sheet and, if it lies wholly in the photo, turned
+    upright (``upright_sheet``), and the mask of the desk left in it; None for anything else.
 
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
     for the digit. A sheet is the largest bright region, holes (the ink) filled, that is
@@ -262,10 +262,10 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
     inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
     MNIST's 10,000 test digits still passed for sheets, at 40% none), or 5% and be a
-    quadrilateral: 90% or more of ``quadrilateral_fill``. A sheet filled 98-100% at any angle,
-    and 99% seen at an angle with its far edge 50-80% as wide as its near one; of the MNIST test
-    digits under 40% that passed the other tests, the fullest filled 86% at 28 pixels and 87%
-    at 112 (10,000 and 3,000).
+    quadrilateral: fill 90% or more of its ``enclosing_quadrilateral``. A sheet filled 98-100%
+    at any angle, and 99% seen at an angle with its far edge 50-80% as wide as its near one; of
+    the MNIST test digits under 40% that passed the other tests, the fullest filled 86% at 28
+    pixels and 87% at 112 (10,000 and 3,000).
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys
@@ -277,7 +277,10 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     largest = np.argmax(np.bincount(regions.reshape(-1))[1:]) + 1
     region = binary_fill_holes(regions == largest)
     area = region.mean()
-    if area < 0.05 or (area < 0.4 and quadrilateral_fill(region) < 0.9):
+    if area < 0.05:
+        return None
+    corners = enclosing_quadrilateral(region)
+    if area < 0.4 and np.count_nonzero(region) / polygon_area(corners) < 0.9:
         return None
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     band = max(1, round(0.02 * min(len(rows), len(cols))))
@@ -288,17 +291,62 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     paper = np.median(values)
     if bright[region].mean() < 0.85 or np.mean(values < paper - 0.25 * (paper - edge)) < 0.001:
         return None
-    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-    sheet = gray[in_photo(box, preview.shape, gray.shape)]
-    # The region's mask enlarged to the sheet's box in the photo's own pixels.
-    keep = Image.fromarray(inside[box]).resize(sheet.shape[::-1], Image.Resampling.NEAREST)
-    return sheet, ~np.asarray(keep, bool)
+    if region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
+        # Cut by the photo's edge, the sheet's corners are not all in it: the sheet as it lies.
+        box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+        sheet = gray[in_photo(box, preview.shape, gray.shape)]
+        keep = Image.fromarray(inside[box]).resize(sheet.shape[::-1], Image.Resampling.NEAREST)
+        return sheet, ~np.asarray(keep, bool)
+    return upright_sheet(gray, preview, inside, corners, edge)
 
 
-def quadrilateral_fill(region: np.ndarray) -> float:
-    """The share of a four-sided polygon around ``region`` that it covers. A sheet photographed
-    at an angle is a quadrilateral, not a rectangle: with its far edge 70% as wide as its near
-    one it filled 85% of its smallest turned rectangle, and 99% of this polygon.
+def upright_sheet(gray: np.ndarray, preview: np.ndarray, inside: np.ndarray,
+                  corners: np.ndarray, edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet whose ``corners`` (4, 2: x, y on ``preview``, as ``enclosing_quadrilateral``
+    gives them) are in the photo ``gray``, mapped to an upright rectangle, and the mask of the
+    desk in it (outside ``inside``, the sheet on the preview). The corner taken as the top left
+    is the one nearest the top left as seen, so a sheet is turned by 45° or less.
+
+    A digit is written along its sheet: cut out as it lay, a sheet turned 15° left the digit
+    turned (photos.py: 97.5% right), and a sheet seen at an angle left it narrower at the far
+    edge (far edge 50% as wide as the near one: 92.5%)."""
+    centre = corners.mean(axis=0)
+    bearing = np.arctan2(corners[:, 1] - centre[1], corners[:, 0] - centre[0])
+    order = np.argsort(bearing)  # clockwise as seen, the y axis pointing down
+    # The top left lies at -135° from the centre: each corner's bearing off it, within ±180°.
+    off = (bearing[order] + 3 * np.pi / 4 + np.pi) % (2 * np.pi) - np.pi
+    corners = np.roll(corners[order], -int(np.argmin(np.abs(off))), axis=0)
+    top_left, top_right, bottom_right, bottom_left = corners
+    scale = np.array([gray.shape[1] / preview.shape[1], gray.shape[0] / preview.shape[0]])
+    # Each side as long as the longer of its pair: the nearer edge, less shrunk by distance.
+    width = max(np.hypot(*(top_right - top_left)), np.hypot(*(bottom_right - bottom_left)))
+    height = max(np.hypot(*(bottom_left - top_left)), np.hypot(*(bottom_right - top_right)))
+    size = (max(1, round(width * scale[0])), max(1, round(height * scale[1])))
+    rectangle = np.array([(0, 0), (size[0], 0), size, (0, size[1])], np.float64)
+    sheet = Image.fromarray(gray).transform(
+        size, Image.Transform.PERSPECTIVE, perspective_map(rectangle, corners * scale),
+        Image.Resampling.BILINEAR, fillcolor=edge)
+    keep = Image.fromarray(inside.astype(np.uint8)).transform(
+        size, Image.Transform.PERSPECTIVE, perspective_map(rectangle, corners),
+        Image.Resampling.NEAREST, fillcolor=0)
+    return np.asarray(sheet), np.asarray(keep) == 0
+
+
+def perspective_map(output: np.ndarray, source: np.ndarray) -> tuple[float, ...]:
+    """The eight coefficients Pillow's PERSPECTIVE transform takes: the map from the
+    ``output`` image's points to the ``source`` image's, from four corners of each (4, 2)."""
+    rows, values = [], []
+    for (x, y), (u, v) in zip(output, source):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        values += [u, v]
+    return tuple(np.linalg.solve(np.array(rows), np.array(values)))
+
+
+def enclosing_quadrilateral(region: np.ndarray) -> np.ndarray:
+    """The corners (4, 2: x, y, in order around it) of a four-sided polygon around
+    ``region``, which a sheet fills: photographed at an angle, a sheet is a
+    quadrilateral, not a rectangle (its far edge 70% as wide as its near one, it filled 85% of
+    its smallest turned rectangle, and 99% of this polygon).
 
     The polygon is the region's convex hull with sides dropped one at a time: each time the
     side whose two neighbours, extended until they meet, add the least area. Such a pair meets
@@ -306,13 +354,10 @@ def quadrilateral_fill(region: np.ndarray) -> float:
     of n > 4 sides always has one (its n pairs turn 720° in all)."""
     outline = region & ~binary_erosion(region)
     ys, xs = np.nonzero(outline)
-    # The pixels' corners, so that a region one pixel wide still has an area.
+    # The pixels' corners: never all on one line, and a region one pixel wide has an area.
     corners = np.concatenate([np.stack([xs + dx, ys + dy], axis=1)
                               for dx in (0, 1) for dy in (0, 1)]).astype(np.float64)
-    try:
-        polygon = corners[ConvexHull(corners).vertices]  # counterclockwise
-    except QhullError:  # all on one line
-        return 1.0
+    polygon = corners[ConvexHull(corners).vertices]
     while len(polygon) > 4:
         after = np.roll(polygon, -1, axis=0)
         arriving = polygon - np.roll(polygon, 1, axis=0)  # the side before each side's start
@@ -326,8 +371,12 @@ def quadrilateral_fill(region: np.ndarray) -> float:
         dropped = int(np.argmin(added))
         polygon[dropped] += ahead[dropped] * arriving[dropped]
         polygon = np.delete(polygon, (dropped + 1) % len(polygon), axis=0)
-    area = np.abs(np.sum(cross(polygon, np.roll(polygon, -1, axis=0)))) / 2
-    return float(np.count_nonzero(region) / area)
+    return polygon
+
+
+def polygon_area(polygon: np.ndarray) -> float:
+    """The area inside the corners (n, 2) of a polygon, in order (the shoelace formula)."""
+    return float(np.abs(np.sum(cross(polygon, np.roll(polygon, -1, axis=0)))) / 2)
 
 
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
