@@ -279,9 +279,6 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     area = region.mean()
     if area < 0.05:
         return None
-    corners = enclosing_quadrilateral(region)
-    if area < 0.4 and np.count_nonzero(region) / polygon_area(corners) < 0.9:
-        return None
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     band = max(1, round(0.02 * min(len(rows), len(cols))))
     inside = binary_erosion(region, iterations=band)
@@ -290,6 +287,9 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     values = preview[inside]
     paper = np.median(values)
     if bright[region].mean() < 0.85 or np.mean(values < paper - 0.25 * (paper - edge)) < 0.001:
+        return None
+    corners = enclosing_quadrilateral(region)  # after the cheaper tests, which most digits fail
+    if area < 0.4 and np.count_nonzero(region) / polygon_area(corners) < 0.9:
         return None
     if region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
         # Cut by the photo's edge, the sheet's corners are not all in it: the sheet as it lies.
@@ -316,15 +316,15 @@ def upright_sheet(gray: np.ndarray, preview: np.ndarray, inside: np.ndarray,
     # The top left lies at -135° from the centre: each corner's bearing off it, within ±180°.
     off = (bearing[order] + 3 * np.pi / 4 + np.pi) % (2 * np.pi) - np.pi
     corners = np.roll(corners[order], -int(np.argmin(np.abs(off))), axis=0)
-    top_left, top_right, bottom_right, bottom_left = corners
     scale = np.array([gray.shape[1] / preview.shape[1], gray.shape[0] / preview.shape[0]])
+    top_left, top_right, bottom_right, bottom_left = in_pixels = corners * scale
     # Each side as long as the longer of its pair: the nearer edge, less shrunk by distance.
     width = max(np.hypot(*(top_right - top_left)), np.hypot(*(bottom_right - bottom_left)))
     height = max(np.hypot(*(bottom_left - top_left)), np.hypot(*(bottom_right - top_right)))
-    size = (max(1, round(width * scale[0])), max(1, round(height * scale[1])))
+    size = (max(1, round(width)), max(1, round(height)))
     rectangle = np.array([(0, 0), (size[0], 0), size, (0, size[1])], np.float64)
     sheet = Image.fromarray(gray).transform(
-        size, Image.Transform.PERSPECTIVE, perspective_map(rectangle, corners * scale),
+        size, Image.Transform.PERSPECTIVE, perspective_map(rectangle, in_pixels),
         Image.Resampling.BILINEAR, fillcolor=edge)
     keep = Image.fromarray(inside.astype(np.uint8)).transform(
         size, Image.Transform.PERSPECTIVE, perspective_map(rectangle, corners),
