@@ -4,8 +4,14 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-compile
+# The exact versions every package was tested with, one file per Python minor version (pip's
+# wheels differ per version): `make lock` writes the one for $(PYTHON). Where none matches the
+# environment's Python, pip takes the newest versions pyproject.toml's ranges allow.
+LOCKS := $(wildcard constraints-py*.txt)
+LOCK_OF_VENV = constraints-py$$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])').txt
 
-.PHONY: repro test venv clean-venv
+.PHONY: repro test venv bench-venv lock clean-venv
 
 repro: $(STAMP)
 	$(VENV)/bin/dvc repro
@@ -21,15 +27,43 @@ test: $(STAMP)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCKS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile -e '.[test]'
+	lock=$(LOCK_OF_VENV); if [ -f "$$lock" ]; then set -- -c "$$lock"; else set --; \
+	  echo "no $$lock: installing the newest versions pyproject.toml allows"; fi; \
+	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test]'
 	@# pip compiles the ~8,700 installed modules to bytecode on one core; compileall -j 0 uses
 	@# every core: `make venv` took 81-85 s against 84-106 s (medians 81 and 95 s; three
 	@# alternating rounds on 2 cores, 2026-12-01). Like pip, a module that fails to compile does
 	@# not fail the install: Python compiles it on import.
 	$(VENV)/bin/python -m compileall -q -j 0 $(VENV)/lib || true
 	touch $(STAMP)
+
+# torch==2.13.0 (the CPU build) and scikit-learn, for benchmarks/, at the lock's versions.
+bench-venv: $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: $(STAMP)
+	lock=$(LOCK_OF_VENV); if [ -f "$$lock" ]; then set -- -c "$$lock"; else set --; fi; \
+	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
+	touch $@
+
+# Resolves pyproject.toml's ranges afresh in a throwaway environment and pins what pip picked.
+# Local version labels (torch's +cpu) are dropped: `==2.13.0` accepts the CPU build on disk or
+# from PyTorch's own index as well as PyPI's. pip itself is not pinned.
+lock:
+	set -e; env=$$(mktemp -d); trap 'rm -rf "$$env"' EXIT; \
+	$(PYTHON) -m venv "$$env"; \
+	"$$env"/bin/$(PIP_INSTALL) -e '.[test,bench]'; \
+	version=$$("$$env"/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	"$$env"/bin/python -m pip freeze --all --exclude mnist-mlp --exclude pip > "$$env/frozen"; \
+	{ echo "# Python $$version: the versions \`make lock\` resolved from pyproject.toml's ranges"; \
+	  echo "# (test and bench extras). \`make venv\` and \`make bench-venv\` install them with pip's -c."; \
+	  sed 's/+[A-Za-z0-9.]*$$//' "$$env/frozen"; \
+	} > constraints-py$$version.txt.tmp; \
+	if cmp -s constraints-py$$version.txt.tmp constraints-py$$version.txt; then \
+	  rm constraints-py$$version.txt.tmp; echo "constraints-py$$version.txt is up to date"; \
+	else mv constraints-py$$version.txt.tmp constraints-py$$version.txt; \
+	  echo "wrote constraints-py$$version.txt"; fi
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,7 +12,7 @@ scikit-learn target asks of this trainer in that run: the GFLOP/s of an epoch 0.
 scikit-learn's median, and that as a share of the sgemm ceiling on the config's threads (the
 matrix products alone cannot beat the ceiling, so above ~90% the target is out of reach).
 
-    .venv/bin/pip install -e '.[bench]'     # torch==2.13.0 (CPU) and scikit-learn
+    make bench-venv                         # torch==2.13.0 (CPU) and scikit-learn
     .venv/bin/python benchmarks/frameworks.py [--repeats 5] [--epochs 1] [--threads auto]
 
 The header names the OpenBLAS kernel NumPy runs. Where the environment forces one with
@@ -259,7 +259,7 @@ def main() -> None:
     missing = [name for name in ("torch", "sklearn") if importlib.util.find_spec(name) is None]
     if missing:
         parser.exit(2, f"error: {' and '.join(missing)} not installed; they are the bench extra: "
-                       ".venv/bin/pip install -e '.[bench]'\n")
+                       "make bench-venv\n")
     data = tuple(load_split(f"data/prepared/{s}.npz") for s in ("train", "dev", "test"))
     n = len(data[0].x)
     print(f"{n} training rows, {args.epochs} timed epochs per run after a warm-up epoch, "

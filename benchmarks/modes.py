@@ -206,7 +206,7 @@ def main() -> None:
         import torch  # noqa: F401  (only checks that the bench extra is there)
     except ImportError:
         parser.exit(2, "error: torch not installed; it is in the bench extra: "
-                       ".venv/bin/pip install -e '.[bench]'\n")
+                       "make bench-venv\n")
     require_prepared_data(parser)
     numpy_side, torch_side = Worker("numpy", args), Worker("torch", args)
     deadline = time.monotonic() + args.seconds

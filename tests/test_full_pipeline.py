@@ -45,9 +45,9 @@ def share_the_test_environment(clone: Path) -> bool:
     checkout), so building it again here only repeated it: this file took 199 s alone with its
     own environment and 120 s with this one, the suite 6.4 and 5.9 min (2026-12-01).
 
-    The clone's pyproject.toml is dated before the environment's stamp, as in a checkout whose
-    set-up is done, so make does not install the clone into the shared environment. Elsewhere
-    (a hand-made environment) the clone builds its own."""
+    The clone's pyproject.toml and package locks are dated before the environment's stamp, as
+    in a checkout whose set-up is done, so make does not install the clone into the shared
+    environment. Elsewhere (a hand-made environment) the clone builds its own."""
     shared = Path(sys.prefix)
     venv, stamp_path = makefile_variables("VENV", "STAMP")
     stamp = shared / Path(stamp_path).relative_to(venv)
@@ -55,7 +55,8 @@ def share_the_test_environment(clone: Path) -> bool:
         return False
     (clone / ".venv").symlink_to(shared, target_is_directory=True)
     before = stamp.stat().st_mtime - 1
-    os.utime(clone / "pyproject.toml", (before, before))
+    for recipe_input in [clone / "pyproject.toml", *clone.glob("constraints-py*.txt")]:
+        os.utime(recipe_input, (before, before))
     return True
 
 
