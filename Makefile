@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 	@# every core: `make venv` took 81-85 s against 84-106 s (medians 81 and 95 s; three
 	@# alternating rounds on 2 cores, 2026-12-01). Like pip, a module that fails to compile does
 	@# not fail the install: Python compiles it on import.
-	$(VENV)/bin/python -m compileall -q -j 0 $(VENV)/lib || true
+	$(VENV)/bin/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
 # torch==2.13.0 (the CPU build) and scikit-learn, for benchmarks/, at the lock's versions.
