@@ -1,8 +1,10 @@
 """How well `predict` reads digits from photo-like images: test digits drawn large on paper,
-under a shadow, a vignette, noise or JPEG compression, and clean renders at several sizes.
+under a shadow, a vignette, noise or JPEG compression, clean renders at several sizes, and
+numbers of two to four test digits side by side.
 
-Each image goes through `predict`'s own preparation (``predict.to_mnist``) and the model;
-the table gives the share predicted right and how many images held "no digit".
+Each image goes through `predict`'s own preparation (``predict.to_mnist_digits``) and the
+model; the table gives the share read right (every digit, and no more), how many images held
+"no digit" and how many were read with another count of digits than they hold.
 
     .venv/bin/python experiments/photos.py [--model data/model/model.npz]
         [--test data/prepared/test.npz] [--digits 200]
@@ -21,7 +23,7 @@ from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_fil
                            grey_dilation, maximum_filter)
 
 from mnist_mlp.nn import load_model
-from mnist_mlp.predict import ImageError, perspective_map, to_mnist
+from mnist_mlp.predict import ImageError, perspective_map, to_mnist_digits
 from mnist_mlp.splits import Normalization, load_split
 
 
@@ -33,6 +35,31 @@ def on_paper(pixels: np.ndarray, size: int = 300) -> np.ndarray:
     top = (size - 200) // 2
     paper[top:top + 200, top:top + 200] -= ink
     return paper
+
+
+def number_on_paper(digits: list[np.ndarray], gap: float, index: int) -> np.ndarray:
+    """28x28 digits written side by side as a number, dark on white paper: each digit's box
+    160 pixels tall give or take 10% (drawn at random per ``index``), bottoms level, ``gap``
+    times 160 pixels apart, with 80 pixels of paper around."""
+    rng = np.random.default_rng(index)
+    drawn = []
+    for pixels in digits:
+        digit = pixels.reshape(28, 28)
+        rows = np.flatnonzero(digit.max(axis=1) > 0.1)
+        cols = np.flatnonzero(digit.max(axis=0) > 0.1)
+        box = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        height = round(160 * rng.uniform(0.9, 1.1))
+        width = max(1, round(box.shape[1] * height / box.shape[0]))
+        drawn.append(np.asarray(Image.fromarray((box * 255).astype(np.uint8)).resize(
+            (width, height), Image.Resampling.BILINEAR), np.float32) / 255)
+    space = round(gap * 160)
+    ink = np.zeros((max(d.shape[0] for d in drawn),
+                    sum(d.shape[1] for d in drawn) + space * (len(drawn) - 1)), np.float32)
+    left = 0
+    for d in drawn:
+        ink[ink.shape[0] - d.shape[0]:, left:left + d.shape[1]] = d
+        left += d.shape[1] + space
+    return 1 - np.pad(ink, 80)
 
 
 def shadow(depth: float):
@@ -262,20 +289,38 @@ def main() -> None:
     cases["pen, small turned sheet, shadow, noise, JPEG"] = pen_on_desk
     cases["the 49% sheet's photo enlarged to 2,000 px"] = lambda p, i: enlarged(on_desk(p), 2000)
     cases.update({f"clean render, {size} px": render(size) for size in (28, 56, 112, 300)})
-    print(f"{'images':44s} {'right':>7s} {'no digit':>9s}  ({len(labels)} test digits each)")
-    for name, draw in cases.items():
-        prepared, kept, blank = [], [], 0
-        for index, pixels in enumerate(np.clip(digits, 0, 1)):
+    # Numbers: the test digits from the image's index on, as many as the number has.
+    numbers = {
+        "2 digits, 20% of their height apart": (2, lambda ps, i: number_on_paper(ps, 0.2, i)),
+        "3 digits, 15% apart, shadow, noise": (3, lambda ps, i: apply(
+            number_on_paper(ps, 0.15, i), [shadow(0.3), noise(0.03)], i)),
+        "3 digits, 15% apart, a third of the photo": (3, lambda ps, i: np.pad(
+            number_on_paper(ps, 0.15, i), 150, constant_values=1)),
+        "4 digits, 30% apart, JPEG 70": (4, lambda ps, i: apply(
+            number_on_paper(ps, 0.3, i), [jpeg(70)], i)),
+    }
+    cases.update({name: (1, lambda ps, i, draw=draw: draw(ps[0], i))
+                  for name, draw in cases.items()})
+    cases.update(numbers)
+    print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
+          f"({len(labels)} images each; miscount: read with another count of digits)")
+    pixels = np.clip(digits, 0, 1)
+    for name, (count, draw) in cases.items():
+        right = blank = miscount = 0
+        for index in range(len(labels)):
+            held = [(index + k) % len(labels) for k in range(count)]
             try:
-                prepared.append(to_mnist(np.clip(draw(pixels, index), 0, 1).astype(np.float32)))
-                kept.append(index)
+                prepared = to_mnist_digits(np.clip(draw(pixels[held], index), 0, 1)
+                                           .astype(np.float32))
             except ImageError:
                 blank += 1
-        right = 0
-        if prepared:
-            predicted = model.predict_proba(norm.apply(np.stack(prepared))).argmax(axis=1)
-            right = int(np.count_nonzero(predicted == labels[kept]))
-        print(f"{name:44s} {right / len(labels):7.1%} {blank:9d}")
+                continue
+            if len(prepared) != count:
+                miscount += 1
+                continue
+            read = model.predict_proba(norm.apply(prepared)).argmax(axis=1)
+            right += bool(np.array_equal(read, labels[held]))
+        print(f"{name:44s} {right / len(labels):7.1%} {blank:9d} {miscount:9d}")
 
 
 def apply(photo: np.ndarray, steps, index: int) -> np.ndarray:

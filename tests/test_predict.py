@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_fill_holes, center_of_mass
 
 from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
-                                polygon_area, sheet_of_paper, stroke_width, to_mnist)
+                                polygon_area, sheet_of_paper, stroke_width, to_mnist,
+                                to_mnist_digits)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -331,6 +332,69 @@ def test_a_digit_in_separate_pieces_keeps_them_all():
     assert np.count_nonzero(got[top:top + 2].max(axis=0) > 30) >= 7  # the flag, 8 px wide
 
 
+#: Strokes of a one, a seven and a zero in a box 100 wide and 160 tall (ImageDraw's line, and
+#: the zero's ellipse).
+DRAWN = {1: [(55, 0), (45, 160)], 7: [(0, 5), (100, 5), (40, 160)], 0: None}
+
+
+def drawn_number(digits, gap=40, paper=(80, 80), size=160):
+    """Digits from DRAWN side by side, ``gap`` pixels apart, dark on white, ``paper`` pixels of
+    margin (rows, columns); ``size`` scales each digit's box (160 pixels tall)."""
+    scale = size / 160
+    width = round(100 * scale)
+    img = Image.new("L", (2 * paper[1] + len(digits) * width + (len(digits) - 1) * gap,
+                          2 * paper[0] + size), 255)
+    draw = ImageDraw.Draw(img)
+    for k, digit in enumerate(digits):
+        left, top = paper[1] + k * (width + gap), paper[0]
+        if DRAWN[digit] is None:
+            draw.ellipse([left + 10 * scale, top, left + 90 * scale, top + size], outline=0,
+                         width=round(16 * scale))
+        else:
+            draw.line([(left + x * scale, top + y * scale) for x, y in DRAWN[digit]], fill=0,
+                      width=round(16 * scale), joint="curve")
+    return np.asarray(img, np.float32) / 255
+
+
+@pytest.mark.parametrize("digits, gap", [((1, 7), 40), ((7, 0, 1), 25), ((0, 7, 0, 1), 60)])
+def test_a_number_reads_as_its_digits_each_as_if_alone(digits, gap):
+    got = to_mnist_digits(drawn_number(digits, gap)).astype(int)
+    assert got.shape == (len(digits), 784)
+    for field, digit in zip(got, digits):
+        alone = to_mnist(drawn_number([digit])).astype(int)
+        assert abs(np.subtract(ink_box(field.reshape(28, 28)),
+                               ink_box(alone.reshape(28, 28)))).max() <= 1
+        assert np.abs(field - alone).mean() < 8, digit
+
+
+def test_one_digit_reads_as_to_mnist_makes_it():
+    for image in (drawn_number([7]), np.asarray(drawn_seven(), np.float32) / 255,
+                  np.asarray(drawn_one(), np.float32) / 255):
+        np.testing.assert_array_equal(to_mnist_digits(image), to_mnist(image)[None, :])
+
+
+@pytest.mark.parametrize("extra", ["speck beside", "margin line", "second line of writing",
+                                   "close strokes"])
+def test_ink_that_is_not_a_second_digit_leaves_one_digit(extra):
+    """Digits must be level with the one with most ink and 0.75-1.33 times as tall, with
+    columns free of ink between them, a tenth of the ink's height wide or more."""
+    image = drawn_number([7], paper=(80, 200))
+    if extra == "speck beside":  # a blot with half the seven's ink, a third of its height
+        image[180:230, 380:430] = 0
+    elif extra == "margin line":  # 1.5 times as tall as the seven
+        image[40:280, 60:66] = 0
+    elif extra == "second line of writing":  # a one below the seven, beside it
+        image = np.vstack([image, drawn_number([1], paper=(80, 200))])
+        image = np.hstack([image, np.ones_like(image)])
+        image[320:, 250:] = image[320:, :-250].copy()
+        image[320:, :250] = 1
+    else:  # a stroke 6% of the ink's height from the seven's (at 30 pixels: two digits)
+        image[90:230, 310:320] = 0
+    got = to_mnist_digits(image)
+    assert got.shape == (1, 784)
+    np.testing.assert_array_equal(got[0], to_mnist(image))
+
+
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
         bar = np.zeros((120, 120), np.float32)
@@ -516,6 +580,21 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
         for o in out]
 
 
+def test_cli_reads_a_number_digit_by_digit(finished, tmp_path):
+    Image.fromarray((drawn_number((7, 0, 1)) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    drawn_one().save(tmp_path / "one.png")
+    model = str(finished / "m/model.npz")
+    text = cli("predict", "n.png", "one.png", "--model", model, cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert [line.split(": ")[0] for line in lines] == [
+        "n.png:digit1", "n.png:digit2", "n.png:digit3", "n.png", "one.png"]
+    assert lines[3] == "n.png: " + "".join(line.split(": ")[1][0] for line in lines[:3])
+    out = json.loads(cli("predict", "n.png", "--model", model, "--json", cwd=tmp_path).stdout)
+    assert [(o["input"], o["digit"]) for o in out] == [
+        (f"n.png:digit{k}", int(lines[k - 1].split(": ")[1][0])) for k in (1, 2, 3)]
+
+
 def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path):
     """The raw test CSV carries labels: predict's accuracy on it is evaluate's test accuracy,
     and relabelling three rows it got right makes exactly those three wrong."""
@@ -649,5 +728,6 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 44 and rows[0].startswith("photo: clean")
-    assert all(row.split()[-2].endswith("%") for row in rows)
+    assert len(rows) == 48 and rows[0].startswith("photo: clean")
+    assert rows[-1].startswith("4 digits")
+    assert all(row.split()[-3].endswith("%") for row in rows)

@@ -34,8 +34,11 @@ def predict_command(args: argparse.Namespace) -> None:
         writer.writerows([p.source, p.digit, f"{p.probabilities[p.digit]:.6f}",
                           "" if p.label is None else p.label] for p in predictions)
     else:
-        for p in predictions:
+        for i, p in enumerate(predictions):
             print(p)
+            if p.of_number is not None and p.of_number[1] == p.of_number[2]:
+                image, _, count = p.of_number
+                print(f"{image}: {''.join(str(q.digit) for q in predictions[i + 1 - count:i + 1])}")
         correct, labelled = labelled_accuracy(predictions)
         if labelled:
             print(f"accuracy on the {labelled} labelled rows: {correct / labelled:.2%} "
@@ -69,9 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output, with "
-                        "the top three digits of each input")
-    output.add_argument("--csv", action="store_true", help="one CSV row per input: input, "
-                        "digit, its probability, label (empty when unknown)")
+                        "the top three digits of each input (of each digit of a number)")
+    output.add_argument("--csv", action="store_true", help="one CSV row per input (per digit "
+                        "of a number): input, digit, its probability, label (empty when "
+                        "unknown)")
     output.add_argument("--kaggle", action="store_true", help="a Kaggle digit-recognizer "
                         "submission for the rows of one CSV file: ImageId (from 1),Label")
     predict.set_defaults(func=predict_command)

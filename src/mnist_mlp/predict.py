@@ -8,7 +8,8 @@ around the sheet (``sheet_of_paper``) or along sides of the photo (``desk_along_
 paper's own level, shadows and vignettes included (``paper_level``), its noise
 (``noise_floor``), the lines of ruled or grid paper (``take_out_ruled_lines``) and specks away
 from the digit (``digit_box``); a pen's thin strokes are widened to MNIST's
-(``with_mnist_strokes``).
+(``with_mnist_strokes``). A number written left to right is read digit by digit
+(``digit_columns``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ class Prediction:
     probabilities: np.ndarray  # (10,)
     #: The true digit, for a row of a CSV with a label column.
     label: int | None = None
+    #: (image, place from 1, digits) when this is one digit of a number in an image.
+    of_number: tuple[str, int, int] | None = None
 
     def top(self, k: int = 3) -> list[tuple[int, float]]:
         order = np.argsort(-self.probabilities, kind="stable")[:k]
@@ -136,7 +139,30 @@ def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
 
 
 def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
-    """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (784,): white digit centred on black."""
+    """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (784,): white digit centred on black.
+    The image is taken as one digit (``to_mnist_digits`` reads a number's digits)."""
+    ink = digit_ink(gray, source)
+    return mnist_field(ink[digit_box(ink)])
+
+
+def to_mnist_digits(gray: np.ndarray, source: str = "image") -> np.ndarray:
+    """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (n, 784): the digits of a number
+    written left to right (``digit_columns``), each as ``to_mnist`` makes one; for a single
+    digit, ``to_mnist``'s image alone."""
+    ink = digit_ink(gray, source)
+    columns = digit_columns(ink)
+    if len(columns) == 1:
+        return mnist_field(ink[digit_box(ink)])[None, :]
+    fields = []
+    for part in (ink[:, cols] for cols in columns):
+        crop = part[digit_box(part)]
+        fields.append(mnist_field(crop / crop.max()))  # each digit as dark as MNIST's
+    return np.stack(fields)
+
+
+def digit_ink(gray: np.ndarray, source: str) -> np.ndarray:
+    """Grayscale (h, w) in [0, 1] -> the ink alone, bright on 0, max 1: without the desk, the
+    paper's level, its noise and its printed lines. Raises ``ImageError`` if there is none."""
     edge = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
     preview = shrunk(gray, PREVIEW_SIDE)  # where the desk is looked for
     small = shrunk(preview)  # its extremes are the ink's, not single noisy pixels'
@@ -162,7 +188,12 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     if ink.max() < 0.1:
         raise ImageError(f"{source}: no digit found (the image is blank or has no contrast)")
     ink /= ink.max()
-    ink = ink[digit_box(ink)]
+    return ink
+
+
+def mnist_field(ink: np.ndarray) -> np.ndarray:
+    """The ink of one digit (bright on 0, max 1, specks around it left out) -> MNIST-style
+    uint8 (784,): its box scaled to fit 20x20, centred by its mass in the 28x28 field."""
     rows = np.flatnonzero(ink.max(axis=1) > 0.1)
     cols = np.flatnonzero(ink.max(axis=0) > 0.1)
     crop = with_mnist_strokes(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
@@ -205,6 +236,48 @@ def digit_box(ink: np.ndarray) -> tuple[slice, slice]:
     return in_photo(tuple(slice(min(box[axis].start for box in kept),
                                 max(box[axis].stop for box in kept)) for axis in range(2)),
                     preview.shape, ink.shape)
+
+
+#: A digit of a number is a part of the ink, between columns without any, with a tenth of the
+#: ink of the part with most (the main part) or more, 0.75-1.33 times its height (a number's
+#: digits are about as tall as each other) and level with it.
+DIGIT_MASS, DIGIT_HEIGHTS = 0.1, (0.75, 1.33)
+#: Columns free of ink that part digits: as wide as this share of the ink's height or wider.
+DIGIT_GAP = 0.1
+
+
+def digit_columns(ink: np.ndarray) -> list[slice]:
+    """The columns of each digit of a number written left to right in ``ink`` (bright, max
+    1), or ``[slice(None)]`` for one digit. Digits are told apart by columns free of ink, as
+    wide as ``DIGIT_GAP`` of the ink's height or wider (a share of the ink, not of the image,
+    so that a number small in the photo splits as a large one does), and each part must be a
+    digit by the sizes above; parts that are not (a speck, a margin line, a second line of
+    writing) are left out, and with fewer than two digits left the image is one digit, cropped
+    by ``digit_box``. At 6% of the height, pen-drawn MNIST digits (photos.py's pen, whose lines
+    break) split in 8 of 500 and 9 of 300; at 10%, in 0 and 1, and numbers whose digits are
+    12% of their height apart or more split right (experiments/photos.py, README)."""
+    preview = shrunk(ink, PREVIEW_SIDE)
+    inked = preview > 0.1 * preview.max()
+    rows = np.flatnonzero(inked.any(axis=1))
+    reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
+    bands = np.flatnonzero(np.diff(np.concatenate(
+        [[0], binary_dilation(inked.any(axis=0), iterations=reach).astype(np.int8), [0]])))
+    if len(bands) <= 2:
+        return [slice(None)]
+    parts = []  # (columns, ink, first row, last row + 1) of each band of inked columns
+    for start, stop in zip(bands[::2], bands[1::2]):
+        band = inked[:, start:stop]
+        rows = np.flatnonzero(band.any(axis=1))
+        parts.append((slice(start, stop), float(preview[:, start:stop][band].sum()),
+                      rows[0], rows[-1] + 1))
+    _, main_ink, main_top, main_bottom = max(parts, key=lambda part: part[1])
+    low, high = (bound * (main_bottom - main_top) for bound in DIGIT_HEIGHTS)
+    digits = [cols for cols, mass, top, bottom in parts
+              if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
+              and top < main_bottom and main_top < bottom]
+    if len(digits) < 2:
+        return [slice(None)]
+    return [in_photo((slice(0, 1), cols), preview.shape, ink.shape)[1] for cols in digits]
 
 
 def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
@@ -552,7 +625,8 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
 
 def predict_files(paths: list[str], model_path: str | Path
                   ) -> tuple[list[Prediction], list[UserError]]:
-    """Predictions for image files, CSV files (one per CSV row) and the images and CSV files in
+    """Predictions for image files (one per digit of a number, left to right, named
+    ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
     directories, in input order, and the error of each input that could not be read: one bad
     file does not cost the others theirs."""
     model, info = load_model(model_path)
@@ -561,23 +635,27 @@ def predict_files(paths: list[str], model_path: str | Path
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
-    sources, pixels, labels, failures = [], [], [], []
+    sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
         try:
             if str(path).lower().endswith(".csv"):
                 rows, row_labels = read_pixel_csv(path)
                 names = [f"{path}:row{i + 1}" for i in range(len(rows))]
             else:
-                rows, row_labels = to_mnist(load_image(path), str(path))[None, :], None
-                names = [str(path)]
+                rows, row_labels = to_mnist_digits(load_image(path), str(path)), None
+                names = [str(path)] if len(rows) == 1 else \
+                    [f"{path}:digit{i + 1}" for i in range(len(rows))]
         except UserError as exc:
             failures.append(exc)
             continue
         sources += names
         pixels.append(rows)
         labels += [None] * len(rows) if row_labels is None else [int(y) for y in row_labels]
+        numbers += [(str(path), i + 1, len(rows)) for i in range(len(rows))] \
+            if row_labels is None and len(rows) > 1 else [None] * len(rows)
     if not pixels:
         return [], failures
     probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
-    return [Prediction(source, int(p.argmax()), p, label)
-            for source, p, label in zip(sources, probabilities, labels)], failures
+    return [Prediction(source, int(p.argmax()), p, label, number)
+            for source, p, label, number in zip(sources, probabilities, labels, numbers)
+            ], failures
