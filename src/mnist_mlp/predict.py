@@ -150,9 +150,10 @@ def to_mnist_digits(gray: np.ndarray, source: str = "image") -> np.ndarray:
     written left to right (``digit_columns``), each as ``to_mnist`` makes one; for a single
     digit, ``to_mnist``'s image alone."""
     ink = digit_ink(gray, source)
-    columns = digit_columns(ink)
+    preview = shrunk(ink, PREVIEW_SIDE)  # shared: a 48-MP photo's took ~0.1 s to make
+    columns = digit_columns(ink, preview)
     if len(columns) == 1:
-        return mnist_field(ink[digit_box(ink)])[None, :]
+        return mnist_field(ink[digit_box(ink, preview)])[None, :]
     fields = []
     for part in (ink[:, cols] for cols in columns):
         crop = part[digit_box(part)]
@@ -212,13 +213,14 @@ def mnist_field(ink: np.ndarray) -> np.ndarray:
     return np.clip(field, 0, 255).astype(np.uint8).reshape(-1)
 
 
-def digit_box(ink: np.ndarray) -> tuple[slice, slice]:
+def digit_box(ink: np.ndarray, preview: np.ndarray | None = None) -> tuple[slice, slice]:
     """The part of ``ink`` (bright, max 1) that holds the digit: the box around its largest
     connected piece by ink, every piece with a tenth as much ink or more, and every piece
     reaching into that piece's box. A speck elsewhere (dust, a dot of the pen) widened the
     crop, and the digit shrank off-centre: a 3-pixel speck near a corner of a 300-pixel photo
-    left 77.5% of photos.py's digits right. Found on the ``PREVIEW_SIDE`` copy."""
-    preview = shrunk(ink, PREVIEW_SIDE)
+    left 77.5% of photos.py's digits right. Found on the ``PREVIEW_SIDE`` copy (``preview``,
+    if given)."""
+    preview = shrunk(ink, PREVIEW_SIDE) if preview is None else preview
     inked = preview > 0.1 * preview.max()
     # Pieces 2% of the image apart or closer are one: a pen's line breaks where its ink runs
     # thin (photos.py's pen rows, whose lines break into dozens of pieces, lost 0-3 points
@@ -246,7 +248,7 @@ DIGIT_MASS, DIGIT_HEIGHTS = 0.1, (0.75, 1.33)
 DIGIT_GAP = 0.1
 
 
-def digit_columns(ink: np.ndarray) -> list[slice]:
+def digit_columns(ink: np.ndarray, preview: np.ndarray) -> list[slice]:
     """The columns of each digit of a number written left to right in ``ink`` (bright, max
     1), or ``[slice(None)]`` for one digit. Digits are told apart by columns free of ink, as
     wide as ``DIGIT_GAP`` of the ink's height or wider (a share of the ink, not of the image,
@@ -255,8 +257,8 @@ def digit_columns(ink: np.ndarray) -> list[slice]:
     writing) are left out, and with fewer than two digits left the image is one digit, cropped
     by ``digit_box``. At 6% of the height, pen-drawn MNIST digits (photos.py's pen, whose lines
     break) split in 8 of 500 and 9 of 300; at 10%, in 0 and 1, and numbers whose digits are
-    12% of their height apart or more split right (experiments/photos.py, README)."""
-    preview = shrunk(ink, PREVIEW_SIDE)
+    12% of their height apart or more split right (experiments/photos.py, README).
+    ``preview``: ``ink`` shrunk to ``PREVIEW_SIDE``."""
     inked = preview > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
