@@ -37,8 +37,9 @@ def on_paper(pixels: np.ndarray, size: int = 300) -> np.ndarray:
     return paper
 
 
-def number_on_paper(digits: list[np.ndarray], gap: float, index: int) -> np.ndarray:
-    """28x28 digits written side by side as a number, dark on white paper: each digit's box
+def number_on_paper(digits: np.ndarray, gap: float, index: int) -> np.ndarray:
+    """Digits (n, 784) in [0, 1] written side by side as a number, dark on white paper: each
+    digit's box
     160 pixels tall give or take 10% (drawn at random per ``index``), bottoms level, ``gap``
     times 160 pixels apart, with 80 pixels of paper around."""
     rng = np.random.default_rng(index)

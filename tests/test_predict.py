@@ -337,22 +337,19 @@ def test_a_digit_in_separate_pieces_keeps_them_all():
 DRAWN = {1: [(55, 0), (45, 160)], 7: [(0, 5), (100, 5), (40, 160)], 0: None}
 
 
-def drawn_number(digits, gap=40, paper=(80, 80), size=160):
+def drawn_number(digits, gap=40, paper=(80, 80)):
     """Digits from DRAWN side by side, ``gap`` pixels apart, dark on white, ``paper`` pixels of
-    margin (rows, columns); ``size`` scales each digit's box (160 pixels tall)."""
-    scale = size / 160
-    width = round(100 * scale)
-    img = Image.new("L", (2 * paper[1] + len(digits) * width + (len(digits) - 1) * gap,
-                          2 * paper[0] + size), 255)
+    margin (rows, columns)."""
+    img = Image.new("L", (2 * paper[1] + len(digits) * 100 + (len(digits) - 1) * gap,
+                          2 * paper[0] + 160), 255)
     draw = ImageDraw.Draw(img)
     for k, digit in enumerate(digits):
-        left, top = paper[1] + k * (width + gap), paper[0]
+        left, top = paper[1] + k * (100 + gap), paper[0]
         if DRAWN[digit] is None:
-            draw.ellipse([left + 10 * scale, top, left + 90 * scale, top + size], outline=0,
-                         width=round(16 * scale))
+            draw.ellipse([left + 10, top, left + 90, top + 160], outline=0, width=16)
         else:
-            draw.line([(left + x * scale, top + y * scale) for x, y in DRAWN[digit]], fill=0,
-                      width=round(16 * scale), joint="curve")
+            draw.line([(left + x, top + y) for x, y in DRAWN[digit]], fill=0, width=16,
+                      joint="curve")
     return np.asarray(img, np.float32) / 255
 
 
