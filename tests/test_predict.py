@@ -608,6 +608,15 @@ def test_cli_reads_a_number_digit_by_digit(finished, tmp_path):
         (f"n.png:digit{k}", int(lines[k - 1].split(": ")[1][0])) for k in (1, 2, 3)]
 
 
+def test_cli_reads_unlabelled_csv_rows_as_rows_not_a_number(finished, tmp_path):
+    pixels, _ = synthetic_digits(3, seed=9)
+    np.savetxt(tmp_path / "pixels.csv", pixels, fmt="%d", delimiter=",")
+    text = cli("predict", "pixels.csv", "--model", str(finished / "m/model.npz"), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert [line.split(": ")[0] for line in text.stdout.splitlines()] == [
+        "pixels.csv:row1", "pixels.csv:row2", "pixels.csv:row3"]
+
+
 def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path):
     """The raw test CSV carries labels: predict's accuracy on it is evaluate's test accuracy,
     and relabelling three rows it got right makes exactly those three wrong."""

@@ -658,21 +658,23 @@ def predict_files(paths: list[str], model_path: str | Path
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
         try:
+            of_number = None
             if str(path).lower().endswith(".csv"):
                 rows, row_labels = read_pixel_csv(path)
                 names = [f"{path}:row{i + 1}" for i in range(len(rows))]
             else:
                 rows, row_labels = to_mnist_digits(load_image(path), str(path)), None
-                names = [str(path)] if len(rows) == 1 else \
-                    [f"{path}:digit{i + 1}" for i in range(len(rows))]
+                names = [str(path)]
+                if len(rows) > 1:
+                    names = [f"{path}:digit{i + 1}" for i in range(len(rows))]
+                    of_number = [(str(path), i + 1, len(rows)) for i in range(len(rows))]
         except UserError as exc:
             failures.append(exc)
             continue
         sources += names
         pixels.append(rows)
         labels += [None] * len(rows) if row_labels is None else [int(y) for y in row_labels]
-        numbers += [(str(path), i + 1, len(rows)) for i in range(len(rows))] \
-            if row_labels is None and len(rows) > 1 else [None] * len(rows)
+        numbers += of_number or [None] * len(rows)
     if not pixels:
         return [], failures
     probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
