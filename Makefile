@@ -9,7 +9,11 @@ PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-co
 # wheels differ per version): `make lock` writes the one for $(PYTHON). Where none matches the
 # environment's Python, pip takes the newest versions pyproject.toml's ranges allow.
 LOCKS := $(wildcard constraints-py*.txt)
-LOCK_OF_VENV = constraints-py$$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])').txt
+MINOR_VERSION := -c 'import sys; print("%d.%d" % sys.version_info[:2])'
+# Shell: the environment's lock as pip's arguments ("$$@"), none where there is no lock.
+LOCK_ARGS = lock=constraints-py$$($(VENV)/bin/python $(MINOR_VERSION)).txt; \
+	if [ -f "$$lock" ]; then set -- -c "$$lock"; else set --; \
+	  echo "no $$lock: installing the newest versions pyproject.toml allows"; fi
 
 .PHONY: repro test venv bench-venv lock clean-venv
 
@@ -29,9 +33,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml $(LOCKS)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	lock=$(LOCK_OF_VENV); if [ -f "$$lock" ]; then set -- -c "$$lock"; else set --; \
-	  echo "no $$lock: installing the newest versions pyproject.toml allows"; fi; \
-	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test]'
+	$(LOCK_ARGS); $(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test]'
 	@# pip compiles the ~8,700 installed modules to bytecode on one core; compileall -j 0 uses
 	@# every core: `make venv` took 81-85 s against 84-106 s (medians 81 and 95 s; three
 	@# alternating rounds on 2 cores, 2026-12-01). Like pip, a module that fails to compile does
@@ -43,8 +45,7 @@ $(STAMP): pyproject.toml $(LOCKS)
 bench-venv: $(VENV)/.installed-bench
 
 $(VENV)/.installed-bench: $(STAMP)
-	lock=$(LOCK_OF_VENV); if [ -f "$$lock" ]; then set -- -c "$$lock"; else set --; fi; \
-	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
+	$(LOCK_ARGS); $(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
 	touch $@
 
 # Resolves pyproject.toml's ranges afresh in a throwaway environment and pins what pip picked.
@@ -54,7 +55,7 @@ lock:
 	set -e; env=$$(mktemp -d); trap 'rm -rf "$$env"' EXIT; \
 	$(PYTHON) -m venv "$$env"; \
 	"$$env"/bin/$(PIP_INSTALL) -e '.[test,bench]'; \
-	version=$$("$$env"/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	version=$$("$$env"/bin/python $(MINOR_VERSION)); \
 	"$$env"/bin/python -m pip freeze --all --exclude mnist-mlp --exclude pip > "$$env/frozen"; \
 	{ echo "# Python $$version: the versions \`make lock\` resolved from pyproject.toml's ranges"; \
 	  echo "# (test and bench extras). \`make venv\` and \`make bench-venv\` install them with pip's -c."; \
