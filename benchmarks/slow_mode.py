@@ -15,13 +15,17 @@ the values already there (``x * 1``), so training goes on unchanged. The second 
 the update alone with the optimizer's ``claim_lines`` set to never, always, and chosen by
 timing (the default).
 
+The steps run as ``training.train`` sets them up: NumPy's OpenBLAS jobs in numba's thread pool
+and Adam's update split over the same pool (nn/blas_pool.py). ``--own-threads`` keeps
+OpenBLAS's own threads and the update in one loop, as before the pool.
+
 Each block is the first steps of a training run (initial weights, fresh Adam, the next
 batches of the shuffled training set). A round runs one block of each kind (the touches, and
 each ``claim_lines`` setting), in turns; the mode is probed before and after each round as in
 modes.py, and rounds whose probes disagree are dropped. Per mode it prints medians over the
 rounds of each block's median milliseconds.
 
-    .venv/bin/python benchmarks/slow_mode.py [--seconds 240] [--steps 64]
+    .venv/bin/python benchmarks/slow_mode.py [--seconds 240] [--steps 64] [--own-threads]
 
 Needs the prepared data (`make repro`).
 """
@@ -38,6 +42,7 @@ from modes import fresh_block, mode, require_prepared_data, sgemm_speedup, shuff
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights
+from mnist_mlp.training import training_threads
 
 
 def touches(weights: np.ndarray, weight_grads: np.ndarray) -> dict[str, Callable[[], object]]:
@@ -59,15 +64,17 @@ CLAIMS = {"never": False, "always": True, "chosen by timing": None}
 
 
 def run_block(model, flat, initial: list[np.ndarray], batches: Iterator, steps: int,
-              touch: dict[str, Callable[[], object]], claim_lines: bool | None = False
-              ) -> dict[str, tuple[list[float], list[float]]]:
-    """``steps`` training steps on 2 threads from ``initial``, Adam's ``claim_lines`` as given;
-    per touch, the seconds of each of its touches and of the updates after them."""
+              touch: dict[str, Callable[[], object]], claim_lines: bool | None = False,
+              pool: bool = True) -> dict[str, tuple[list[float], list[float]]]:
+    """``steps`` training steps on 2 threads from ``initial``, Adam's ``claim_lines`` as given,
+    in numba's pool if ``pool``; per touch, the seconds of each of its touches and of the
+    updates after them."""
     optimizer, data = fresh_block(flat, initial, batches, steps)
     optimizer.claim_lines = claim_lines
     names = list(touch)
     seconds: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
-    with threadpool_limits(2):
+    threads = training_threads(2, optimizer) if pool else threadpool_limits(2)
+    with threads:
         for step, (x, targets) in enumerate(data):
             model.loss_and_gradients(x, targets)
             name = names[step % len(names)]
@@ -84,7 +91,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=240, help="how long to measure")
     parser.add_argument("--steps", type=int, default=64, help="training steps per block")
+    parser.add_argument("--own-threads", action="store_true",
+                        help="OpenBLAS's own threads and a one-loop update, not numba's pool")
     args = parser.parse_args()
+    pool = not args.own_threads
     require_prepared_data(parser)
     architecture = Architecture(hidden=(512, 256))
     model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
@@ -96,7 +106,7 @@ def main() -> None:
     kinds = [("touches", touch, False),
              *((name, no_touch, claim) for name, claim in CLAIMS.items())]
     for _, kind_touch, claim in kinds:  # compiles the loops
-        run_block(model, flat, initial, batches, args.steps, kind_touch, claim)
+        run_block(model, flat, initial, batches, args.steps, kind_touch, claim, pool)
     kept: dict[str, list[dict]] = {"fast": [], "slow": []}
     dropped = rounds = 0
     before = mode(sgemm_speedup())
@@ -105,7 +115,8 @@ def main() -> None:
         blocks = {}
         turn = rounds % len(kinds)
         for name, kind_touch, claim in kinds[turn:] + kinds[:turn]:
-            blocks[name] = run_block(model, flat, initial, batches, args.steps, kind_touch, claim)
+            blocks[name] = run_block(model, flat, initial, batches, args.steps, kind_touch,
+                                     claim, pool)
         rounds += 1
         after = mode(sgemm_speedup())
         if after == before:
@@ -113,8 +124,10 @@ def main() -> None:
         else:
             dropped += 1
         before = after
-    print(f"784-512-256-10, batch 128, Adam, 2 threads; {args.steps} steps per block, a block of "
-          f"each kind between two probes; {dropped} rounds dropped whose probes disagreed\n")
+    threads = "OpenBLAS's own threads" if args.own_threads else "in numba's pool"
+    print(f"784-512-256-10, batch 128, Adam, 2 threads ({threads}); {args.steps} steps per "
+          f"block, a block of each kind between two probes; {dropped} rounds dropped whose "
+          "probes disagreed\n")
     print("| mode | rounds | touch after the backward pass | touch ms | "
           "Adam's update after it ms |")
     print("|---|---|---|---|---|")
