@@ -191,9 +191,10 @@ def test_claiming_cache_lines_leaves_every_value_as_it_was(dtype):
     info = np.finfo(dtype)
     special = [-0.0, 0.0, np.inf, -np.inf, np.nan, info.smallest_subnormal, info.max, -1.5]
     values = np.resize(np.array(special, dtype), 37)  # not a whole number of lines
-    claimed = values.copy()
-    compiled.claim_cache_lines(claimed)
-    assert claimed.tobytes() == values.tobytes()
+    for halves in (False, True):
+        claimed = values.copy()
+        compiled.claim_cache_lines(claimed, halves=halves)
+        assert claimed.tobytes() == values.tobytes()
 
 
 def test_line_claims_try_both_ways_then_take_the_faster_and_retry_the_other():
@@ -222,11 +223,11 @@ def test_line_claims_try_both_ways_then_take_the_faster_and_retry_the_other():
     (False, False, "never")])
 def test_when_the_optimizer_claims_cache_lines(monkeypatch, parallel, claim_lines, expected):
     """By default an update claims as ``LineClaims`` chooses (each way once first), in one
-    loop or split over the pool: in the EPYC's slow mode pooled Adam took 0.68 and 0.98 ms
-    without claims, 0.53 and 0.52 with them, in two runs of three (benchmarks/README.md); an
-    explicit setting holds either way."""
+    loop or split over the pool (where in the EPYC's slow mode pooled Adam stalled as in one
+    loop: benchmarks/README.md); an explicit setting holds either way."""
     claimed = []
-    monkeypatch.setattr(optimizers, "claim_cache_lines", claimed.append)
+    monkeypatch.setattr(optimizers, "claim_cache_lines",
+                        lambda array, halves: claimed.append(halves))
     params, grads = params_and_grads()
     adam = Adam()
     adam.parallel, adam.claim_lines = parallel, claim_lines
@@ -240,6 +241,20 @@ def test_when_the_optimizer_claims_cache_lines(monkeypatch, parallel, claim_line
         assert claims_per_step[:2] == [0, len(params)]  # LineClaims tries each way once
     else:
         assert claims_per_step == per_step[expected]
+    assert set(claimed) <= {parallel}  # the pool's threads claim the halves they update
+
+
+def test_an_update_in_one_loop_claims_in_one_loop_even_in_the_pool(monkeypatch):
+    """Momentum has no loop split in halves: its update runs on one thread in the pool too,
+    so that thread claims all the lines."""
+    claimed = []
+    monkeypatch.setattr(optimizers, "claim_cache_lines",
+                        lambda array, halves: claimed.append(halves))
+    params, grads = params_and_grads()
+    momentum = Momentum()
+    momentum.parallel, momentum.claim_lines = True, True
+    momentum.step(params, grads, lr=0.1)
+    assert claimed == [False, False]
 
 
 def test_non_contiguous_parameters_take_the_numpy_passes():

@@ -39,7 +39,10 @@ def fusable(*arrays: np.ndarray) -> bool:
 CACHE_LINE = 64  # bytes, on x86-64 and most ARM cores
 
 
-def claim_cache_lines(array: np.ndarray) -> None:
+def claim_cache_lines(array: np.ndarray, halves: bool = False) -> None:
     """Store one value per cache line of a fusable array back unchanged (kernels.claim_lines),
-    so this core holds its lines for writing; see optimizers.LineClaims for when that pays."""
-    kernels().claim_lines(array.reshape(-1), CACHE_LINE // array.itemsize, array.dtype.type(1))
+    so this core holds its lines for writing; see optimizers.LineClaims for when that pays.
+    ``halves``: each half on a thread of numba's pool (``claim_lines_halves``), for an update
+    split so."""
+    claim = kernels().claim_lines_halves if halves else kernels().claim_lines
+    claim(array.reshape(-1), CACHE_LINE // array.itemsize, array.dtype.type(1))

@@ -175,6 +175,16 @@ def claim_lines(array, stride, one):
         array[i] = array[i] * one
 
 
+@parallel_compile
+def claim_lines_halves(array, stride, one):
+    """``claim_lines`` over each half of ``array`` on a thread of its own, the halves of
+    ``adam_halves`` and ``sgd_halves``: each thread claims the lines it then updates."""
+    n = array.shape[0]
+    for half in numba.prange(2):
+        low, high = half * n // 2, (half + 1) * n // 2
+        claim_lines(array[low:high], stride, one)
+
+
 @_compile
 def relu_forward(x, out):
     """``np.maximum(x, 0)``: NaN stays NaN and -0 becomes +0, as NumPy has it."""

@@ -42,6 +42,11 @@ class LineClaims:
     the clock cannot change a result: each way is tried once, then the way with the lower
     median of its last ``WINDOW`` timings is taken, and every ``RETRY_EVERY``-th step the other
     way, so that a change of the machine's mode is seen within a few dozen steps.
+
+    An update split over numba's pool (``Optimizer.parallel``) stalls so too: on the same EPYC
+    model (2026-12-06, slow mode) pooled Adam took 0.68-0.98 ms without claims and 0.52-0.53
+    with the claims in one loop. There each thread claims the half it then updates: 0.40 ms
+    (0.86 without claims, 0.53 with one loop's; fast mode 0.19, 0.17 and 0.21).
     """
 
     WINDOW = 5
@@ -86,6 +91,8 @@ def zero_subnormals(moment: np.ndarray, scratch: np.ndarray) -> None:
 class Optimizer:
     #: Names of the per-parameter arrays an update carries from step to step, zeros at first.
     MOMENTS: tuple[str, ...] = ()
+    #: Whether the fused update has a loop split in halves over numba's pool (``parallel``).
+    SPLITS = False
 
     def __init__(self, weight_decay: float = 0.0, fused: bool = True) -> None:
         #: Coupled L2 penalty ``weight_decay/2 * ||W||^2``, added to the weight matrices'
@@ -130,7 +137,7 @@ class Optimizer:
                 # arrays' dtype, as NumPy casts Python floats in the passes.
                 flat_state = {name: a.reshape(-1) for name, a in state.items()}
                 if claim:
-                    claim_cache_lines(param)
+                    claim_cache_lines(param, halves=self.parallel and self.SPLITS)
                 self._update_fused(kernels, param.reshape(-1), grad.reshape(-1), flat_state,
                                    param.dtype.type, float(lr), decay)
             else:
@@ -167,6 +174,8 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Plain gradient descent: ``p -= lr * g``."""
+
+    SPLITS = True
 
     def _update(self, param, grad, state, lr, decayed):
         scratch = np.multiply(grad, lr, out=state["scratch"])
@@ -242,6 +251,7 @@ class Adam(Optimizer):
     """
 
     MOMENTS = ("m", "v")
+    SPLITS = True
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: float = 0.0,
