@@ -45,8 +45,8 @@ class LineClaims:
 
     An update split over numba's pool (``Optimizer.parallel``) stalls so too: on the same EPYC
     model (2026-12-06, slow mode) pooled Adam took 0.68-0.98 ms without claims and 0.52-0.53
-    with the claims in one loop. There each thread claims the half it then updates: 0.40 ms
-    (0.86 without claims, 0.53 with one loop's; fast mode 0.19, 0.17 and 0.21).
+    with the claims in one loop. There each thread claims the half it then updates: 0.32 ms
+    against 0.74 without claims (fast mode 0.14 against 0.11).
     """
 
     WINDOW = 5
