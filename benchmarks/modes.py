@@ -66,13 +66,13 @@ def shuffled_batches(batch: int):
             yield x[start:start + batch], y[start:start + batch]
 
 
-def fresh_block(flat, initial: list[np.ndarray], batches, steps: int):
-    """A block's start: the flattened parameters reset to ``initial``, a fresh Adam, and the
-    next ``steps`` batches of ``batches`` with one-hot targets."""
+def fresh_block(flat, initial: list[np.ndarray], batches, steps: int, optimizer: str = "adam"):
+    """A block's start: the flattened parameters reset to ``initial``, a fresh ``optimizer``,
+    and the next ``steps`` batches of ``batches`` with one-hot targets."""
     for param, value in zip(flat.params, initial):
         np.copyto(param, value)
     data = [(x, one_hot(y)) for x, y in (next(batches) for _ in range(steps))]
-    return make_optimizer("adam"), data
+    return make_optimizer(optimizer), data
 
 
 def timed_step(model, flat, optimizer, x: np.ndarray, targets: np.ndarray

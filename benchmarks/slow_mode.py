@@ -1,5 +1,7 @@
 """What makes Adam's update slow after a 2-thread backward pass in a VM's slow mode, and
 how much claiming the parameters' cache lines first (optimizers.py, ``LineClaims``) saves.
+``--optimizer sgd --hidden 128 --batch 128`` times SGD's update at tut-sigmoid-mse's shape
+(with ReLU; the update does not depend on the activation).
 
 In the slow mode of some VMs (benchmarks/modes.py) Adam's compiled update over the default
 net takes several times as long right after a 2-thread forward and backward pass as it does
@@ -26,6 +28,7 @@ modes.py, and rounds whose probes disagree are dropped. Per mode it prints media
 rounds of each block's median milliseconds.
 
     .venv/bin/python benchmarks/slow_mode.py [--seconds 240] [--steps 64] [--own-threads]
+        [--optimizer adam] [--hidden 512 256] [--batch 128]
 
 Needs the prepared data (`make repro`).
 """
@@ -65,11 +68,12 @@ CLAIMS = {"never": False, "always": True, "chosen by timing": None}
 
 def run_block(model, flat, initial: list[np.ndarray], batches: Iterator, steps: int,
               touch: dict[str, Callable[[], object]], claim_lines: bool | None = False,
-              pool: bool = True) -> dict[str, tuple[list[float], list[float]]]:
-    """``steps`` training steps on 2 threads from ``initial``, Adam's ``claim_lines`` as given,
-    in numba's pool if ``pool``; per touch, the seconds of each of its touches and of the
-    updates after them."""
-    optimizer, data = fresh_block(flat, initial, batches, steps)
+              pool: bool = True, optimizer_name: str = "adam"
+              ) -> dict[str, tuple[list[float], list[float]]]:
+    """``steps`` training steps on 2 threads from ``initial``, the optimizer's ``claim_lines``
+    as given, in numba's pool if ``pool``; per touch, the seconds of each of its touches and of
+    the updates after them."""
+    optimizer, data = fresh_block(flat, initial, batches, steps, optimizer_name)
     optimizer.claim_lines = claim_lines
     names = list(touch)
     seconds: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
@@ -93,20 +97,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=64, help="training steps per block")
     parser.add_argument("--own-threads", action="store_true",
                         help="OpenBLAS's own threads and a one-loop update, not numba's pool")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--batch", type=int, default=128)
     args = parser.parse_args()
-    pool = not args.own_threads
+    block_options = {"pool": not args.own_threads, "optimizer_name": args.optimizer}
     require_prepared_data(parser)
-    architecture = Architecture(hidden=(512, 256))
+    architecture = Architecture(hidden=tuple(args.hidden))
     model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
-    flat = model.flatten_parameters()  # group 0: the weight matrices, 532k of 535k parameters
+    flat = model.flatten_parameters()  # group 0: the weight matrices (default net: 532k of 535k)
     initial = [p.copy() for p in flat.params]
-    batches = shuffled_batches(128)
+    batches = shuffled_batches(args.batch)
     touch = touches(flat.params[0], flat.grads[0])
     no_touch = {"none": lambda: None}
     kinds = [("touches", touch, False),
              *((name, no_touch, claim) for name, claim in CLAIMS.items())]
     for _, kind_touch, claim in kinds:  # compiles the loops
-        run_block(model, flat, initial, batches, args.steps, kind_touch, claim, pool)
+        run_block(model, flat, initial, batches, args.steps, kind_touch, claim, **block_options)
     kept: dict[str, list[dict]] = {"fast": [], "slow": []}
     dropped = rounds = 0
     before = mode(sgemm_speedup())
@@ -116,7 +123,7 @@ def main() -> None:
         turn = rounds % len(kinds)
         for name, kind_touch, claim in kinds[turn:] + kinds[:turn]:
             blocks[name] = run_block(model, flat, initial, batches, args.steps, kind_touch,
-                                     claim, pool)
+                                     claim, **block_options)
         rounds += 1
         after = mode(sgemm_speedup())
         if after == before:
@@ -125,11 +132,12 @@ def main() -> None:
             dropped += 1
         before = after
     threads = "OpenBLAS's own threads" if args.own_threads else "in numba's pool"
-    print(f"784-512-256-10, batch 128, Adam, 2 threads ({threads}); {args.steps} steps per "
-          f"block, a block of each kind between two probes; {dropped} rounds dropped whose "
-          "probes disagreed\n")
+    net = "-".join(map(str, [784, *args.hidden, 10]))
+    print(f"{net}, batch {args.batch}, {args.optimizer}, 2 threads ({threads}); {args.steps} "
+          f"steps per block, a block of each kind between two probes; {dropped} rounds dropped "
+          "whose probes disagreed\n")
     print("| mode | rounds | touch after the backward pass | touch ms | "
-          "Adam's update after it ms |")
+          "update after it ms |")
     print("|---|---|---|---|---|")
     for name, rounds_kept in kept.items():
         for touch_name in touch if rounds_kept else ():  # a mode never seen has no rows
