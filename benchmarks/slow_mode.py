@@ -18,11 +18,12 @@ the update alone with the optimizer's ``claim_lines`` set to never, always, and 
 timing (the default).
 
 The steps run as ``training.train`` sets them up: NumPy's OpenBLAS jobs in numba's thread pool
-and Adam's update split over the same pool (nn/blas_pool.py). ``--own-threads`` keeps
-OpenBLAS's own threads and the update in one loop, as before the pool.
+and the update split over the same pool (nn/blas_pool.py), where each thread claims the lines
+of the half it updates. ``--own-threads`` keeps OpenBLAS's own threads and the update and its
+claims in one loop, as before the pool.
 
-Each block is the first steps of a training run (initial weights, fresh Adam, the next
-batches of the shuffled training set). A round runs one block of each kind (the touches, and
+Each block is the first steps of a training run (initial weights, a fresh optimizer, the
+next batches of the shuffled training set). A round runs one block of each kind (the touches, and
 each ``claim_lines`` setting), in turns; the mode is probed before and after each round as in
 modes.py, and rounds whose probes disagree are dropped. Per mode it prints medians over the
 rounds of each block's median milliseconds.
