@@ -31,7 +31,7 @@ def test_results_table_is_the_committed_evaluation():
 def test_training_time_is_the_committed_history():
     with open(REPO / "reports/train/history.csv", newline="") as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
-    stated = re.search(r"([\d.]+) s of training \(the\s+sum of the `seconds` column",
-                       results_section())
+    stated = re.search(r"([\d.]+)\s+s\s+of\s+training\s+\(the\s+sum\s+of\s+the\s+"
+                       r"`seconds`\s+column", results_section())
     assert stated is not None, "the Results section no longer states the training time"
     assert stated.group(1) == f"{seconds:.1f}"
