@@ -218,43 +218,47 @@ def test_line_claims_try_both_ways_then_take_the_faster_and_retry_the_other():
     assert sum(chosen[40:]) < 3 * LineClaims.RETRY_EVERY
 
 
+@pytest.fixture
+def claims(monkeypatch) -> list[bool]:
+    """Records each claim_cache_lines call the optimizers make (its ``halves``), claiming
+    nothing."""
+    claimed: list[bool] = []
+    monkeypatch.setattr(optimizers, "claim_cache_lines",
+                        lambda array, halves: claimed.append(halves))
+    return claimed
+
+
 @pytest.mark.parametrize("parallel, claim_lines, expected", [
     (False, None, "by timing"), (True, None, "by timing"), (True, True, "always"),
     (False, False, "never")])
-def test_when_the_optimizer_claims_cache_lines(monkeypatch, parallel, claim_lines, expected):
+def test_when_the_optimizer_claims_cache_lines(claims, parallel, claim_lines, expected):
     """By default an update claims as ``LineClaims`` chooses (each way once first), in one
     loop or split over the pool (where in the EPYC's slow mode pooled Adam stalled as in one
     loop: benchmarks/README.md); an explicit setting holds either way."""
-    claimed = []
-    monkeypatch.setattr(optimizers, "claim_cache_lines",
-                        lambda array, halves: claimed.append(halves))
     params, grads = params_and_grads()
     adam = Adam()
     adam.parallel, adam.claim_lines = parallel, claim_lines
     claims_per_step = []
     for _ in range(4):
-        before = len(claimed)
+        before = len(claims)
         adam.step(params, grads, lr=0.1)
-        claims_per_step.append(len(claimed) - before)
+        claims_per_step.append(len(claims) - before)
     per_step = {"never": [0] * 4, "always": [len(params)] * 4}
     if expected == "by timing":
         assert claims_per_step[:2] == [0, len(params)]  # LineClaims tries each way once
     else:
         assert claims_per_step == per_step[expected]
-    assert set(claimed) <= {parallel}  # the pool's threads claim the halves they update
+    assert set(claims) <= {parallel}  # the pool's threads claim the halves they update
 
 
-def test_an_update_in_one_loop_claims_in_one_loop_even_in_the_pool(monkeypatch):
+def test_an_update_in_one_loop_claims_in_one_loop_even_in_the_pool(claims):
     """Momentum has no loop split in halves: its update runs on one thread in the pool too,
     so that thread claims all the lines."""
-    claimed = []
-    monkeypatch.setattr(optimizers, "claim_cache_lines",
-                        lambda array, halves: claimed.append(halves))
     params, grads = params_and_grads()
     momentum = Momentum()
     momentum.parallel, momentum.claim_lines = True, True
     momentum.step(params, grads, lr=0.1)
-    assert claimed == [False, False]
+    assert claims == [False, False]
 
 
 def test_non_contiguous_parameters_take_the_numpy_passes():
