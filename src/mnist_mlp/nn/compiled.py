@@ -44,5 +44,6 @@ def claim_cache_lines(array: np.ndarray, halves: bool = False) -> None:
     so this core holds its lines for writing; see optimizers.LineClaims for when that pays.
     ``halves``: each half on a thread of numba's pool (``claim_lines_halves``), for an update
     split so."""
-    claim = kernels().claim_lines_halves if halves else kernels().claim_lines
+    loops = kernels()
+    claim = loops.claim_lines_halves if halves else loops.claim_lines
     claim(array.reshape(-1), CACHE_LINE // array.itemsize, array.dtype.type(1))

@@ -92,7 +92,7 @@ class Optimizer:
     #: Names of the per-parameter arrays an update carries from step to step, zeros at first.
     MOMENTS: tuple[str, ...] = ()
     #: Whether the fused update has a loop split in halves over numba's pool (``parallel``).
-    SPLITS = False
+    HALVES = False
 
     def __init__(self, weight_decay: float = 0.0, fused: bool = True) -> None:
         #: Coupled L2 penalty ``weight_decay/2 * ||W||^2``, added to the weight matrices'
@@ -137,7 +137,7 @@ class Optimizer:
                 # arrays' dtype, as NumPy casts Python floats in the passes.
                 flat_state = {name: a.reshape(-1) for name, a in state.items()}
                 if claim:
-                    claim_cache_lines(param, halves=self.parallel and self.SPLITS)
+                    claim_cache_lines(param, halves=self.split_update)
                 self._update_fused(kernels, param.reshape(-1), grad.reshape(-1), flat_state,
                                    param.dtype.type, float(lr), decay)
             else:
@@ -160,6 +160,12 @@ class Optimizer:
         if self.flush_subnormals:
             zero_subnormals(moment, scratch)
 
+    @property
+    def split_update(self) -> bool:
+        """The fused update runs in halves over numba's pool, each half's thread claiming the
+        lines it writes: ``parallel`` is set and this optimizer has such a loop."""
+        return self.parallel and self.HALVES
+
     def _floor(self, param: np.ndarray) -> np.floating:
         """For the compiled loops: a moment below this in magnitude is stored as zero."""
         return np.finfo(param.dtype).tiny if self.flush_subnormals else param.dtype.type(0)
@@ -175,14 +181,14 @@ class Optimizer:
 class SGD(Optimizer):
     """Plain gradient descent: ``p -= lr * g``."""
 
-    SPLITS = True
+    HALVES = True
 
     def _update(self, param, grad, state, lr, decayed):
         scratch = np.multiply(grad, lr, out=state["scratch"])
         param -= scratch
 
     def _update_fused(self, kernels, param, grad, state, scalar, lr, decayed):
-        (kernels.sgd_halves if self.parallel else kernels.sgd)(param, grad, scalar(lr))
+        (kernels.sgd_halves if self.split_update else kernels.sgd)(param, grad, scalar(lr))
 
 
 class Momentum(Optimizer):
@@ -251,7 +257,7 @@ class Adam(Optimizer):
     """
 
     MOMENTS = ("m", "v")
-    SPLITS = True
+    HALVES = True
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled_weight_decay: float = 0.0,
@@ -286,7 +292,7 @@ class Adam(Optimizer):
         b1, b2 = self.beta1, self.beta2
         step_size, eps_hat = self._corrected(lr)
         keep = 1 - lr * self.decoupled_weight_decay if decayed else 1.0
-        update = kernels.adam_halves if self.parallel else kernels.adam
+        update = kernels.adam_halves if self.split_update else kernels.adam
         update(param, grad, state["m"], state["v"], scalar(b1), scalar(1 - b1), scalar(b2),
                scalar(1 - b2), scalar(eps_hat), scalar(step_size), scalar(keep),
                self._floor(param))
