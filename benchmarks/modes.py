@@ -44,6 +44,17 @@ FAST_MODE_MIN_SPEEDUP = 1.8
 DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 
 
+def positive_int(text: str) -> int:
+    """argparse type for layer widths, batch sizes and step counts: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
 def require_prepared_data(parser: argparse.ArgumentParser) -> None:
     """Exits, saying how to make them, where the prepared splits the benchmarks read are
     missing."""
@@ -193,9 +204,9 @@ def alternate(numpy_side, torch_side, keep_going: Callable[[], bool]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=300, help="how long to alternate")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per block")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 256])
+    parser.add_argument("--batch", type=positive_int, default=128)
+    parser.add_argument("--steps", type=positive_int, default=60, help="timed steps per block")
     parser.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

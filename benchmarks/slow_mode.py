@@ -42,7 +42,8 @@ import time
 from typing import Callable, Iterator
 
 import numpy as np
-from modes import fresh_block, mode, require_prepared_data, sgemm_speedup, shuffled_batches
+from modes import (fresh_block, mode, positive_int, require_prepared_data, sgemm_speedup,
+                   shuffled_batches)
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights
@@ -95,12 +96,13 @@ def run_block(model, flat, initial: list[np.ndarray], batches: Iterator, steps: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=240, help="how long to measure")
-    parser.add_argument("--steps", type=int, default=64, help="training steps per block")
+    parser.add_argument("--steps", type=positive_int, default=64,
+                        help="training steps per block")
     parser.add_argument("--own-threads", action="store_true",
                         help="OpenBLAS's own threads and a one-loop update, not numba's pool")
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=[512, 256])
+    parser.add_argument("--batch", type=positive_int, default=128)
     args = parser.parse_args()
     block_options = {"pool": not args.own_threads, "optimizer_name": args.optimizer}
     require_prepared_data(parser)
