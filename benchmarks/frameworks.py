@@ -245,13 +245,25 @@ def scaling_table(data, threads: int | str) -> None:
               f"{flops / sec / 1e9:.1f} | {100 * statistics.median(shares):.0f}% |", flush=True)
 
 
+def positive_int(text: str) -> int:
+    """argparse type for widths, batch sizes, counts of runs, epochs or steps: a whole number
+    above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per trainer")
-    parser.add_argument("--epochs", type=int, default=1,
+    parser.add_argument("--repeats", type=positive_int, default=5, help="interleaved runs per trainer")
+    parser.add_argument("--epochs", type=positive_int, default=1,
                         help="timed epochs per run (after one untimed warm-up epoch)")
     parser.add_argument("--threads", default="auto",
-                        type=lambda v: v if v == "auto" else int(v),
+                        type=lambda v: v if v == "auto" else positive_int(v),
                         help="threads for all three trainers: N, or auto (this trainer's pick)")
     parser.add_argument("--only", nargs="*", help="config name prefixes")
     parser.add_argument("--no-scaling", action="store_true")

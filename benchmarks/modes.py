@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from frameworks import sgemm_ceiling, torch_mlp
+from frameworks import positive_int, sgemm_ceiling, torch_mlp
 
 from mnist_mlp.nn import Architecture, build_mlp, init_weights, make_optimizer
 from mnist_mlp.splits import load_split, one_hot
@@ -42,17 +42,6 @@ from mnist_mlp.training import training_threads
 # EPYC machine of 2026-12-01 (an average of 4 products gave 1.83-2.10 and 1.41-1.74).
 FAST_MODE_MIN_SPEEDUP = 1.8
 DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
-
-
-def positive_int(text: str) -> int:
-    """argparse type for layer widths, batch sizes and step counts: a whole number above 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
-    return value
 
 
 def require_prepared_data(parser: argparse.ArgumentParser) -> None:

@@ -42,8 +42,8 @@ import time
 from typing import Callable, Iterator
 
 import numpy as np
-from modes import (fresh_block, mode, positive_int, require_prepared_data, sgemm_speedup,
-                   shuffled_batches)
+from frameworks import positive_int
+from modes import fresh_block, mode, require_prepared_data, sgemm_speedup, shuffled_batches
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights

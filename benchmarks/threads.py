@@ -20,7 +20,8 @@ import argparse
 import statistics
 from pathlib import Path
 
-from frameworks import Config, architecture, blas_description, run_numpy, subsample
+from frameworks import (Config, architecture, blas_description, positive_int, run_numpy,
+                        subsample)
 from mnist_mlp.splits import load_split
 from mnist_mlp.training import ONE_THREAD_MAX_FLOPS_PER_STEP
 
@@ -37,7 +38,7 @@ CASES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per count")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="alternating runs per count")
     args = parser.parse_args()
     tr, dv, te = (load_split(DATA / f"{s}.npz") for s in ("train", "dev", "test"))
     print(f"BLAS: {blas_description()}\n")
