@@ -44,11 +44,18 @@ FAST_MODE_MIN_SPEEDUP = 1.8
 DATA = Path(__file__).resolve().parents[1] / "data" / "prepared"
 
 
-def require_prepared_data(parser: argparse.ArgumentParser) -> None:
+def require_prepared_data(parser: argparse.ArgumentParser, batch: int | None = None) -> None:
     """Exits, saying how to make them, where the prepared splits the benchmarks read are
-    missing."""
+    missing; and, given a ``batch``, where the training split has fewer rows than that (its
+    batches would never come)."""
     if not (DATA / "train.npz").is_file():
         parser.exit(2, f"error: {DATA / 'train.npz'} not found; run `make repro` first\n")
+    if batch is not None:
+        with np.load(DATA / "train.npz", allow_pickle=False) as arrays:
+            rows = len(arrays["y"])
+        if batch > rows:
+            parser.exit(2, f"error: --batch {batch} is more than the {rows} rows of "
+                           f"{DATA / 'train.npz'}\n")
 
 
 def shuffled_batches(batch: int):
@@ -207,7 +214,7 @@ def main() -> None:
     except ImportError:
         parser.exit(2, "error: torch not installed; it is in the bench extra: "
                        "make bench-venv\n")
-    require_prepared_data(parser)
+    require_prepared_data(parser, args.batch)
     numpy_side, torch_side = Worker("numpy", args), Worker("torch", args)
     deadline = time.monotonic() + args.seconds
     pairs, mixed = alternate(numpy_side, torch_side, lambda: time.monotonic() < deadline)

@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--batch", type=positive_int, default=128)
     args = parser.parse_args()
     block_options = {"pool": not args.own_threads, "optimizer_name": args.optimizer}
-    require_prepared_data(parser)
+    require_prepared_data(parser, args.batch)
     architecture = Architecture(hidden=tuple(args.hidden))
     model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
     flat = model.flatten_parameters()  # group 0: the weight matrices (default net: 532k of 535k)

@@ -105,7 +105,28 @@ def test_modes_benchmark_keeps_only_pairs_whose_probes_agree():
     assert ours.requests == ["probe"] + ["block", "probe"] * 4 and theirs.requests == ["block"] * 4
 
 
-def test_slow_mode_touches_time_every_access_and_leave_training_unchanged():
+def test_step_benchmarks_refuse_a_batch_larger_than_the_training_split(tmp_path, monkeypatch,
+                                                                       capsys):
+    """modes.py and slow_mode.py would otherwise wait forever for their first batch."""
+    import argparse
+
+    import numpy as np
+
+    modes = benchmark("modes")
+    np.savez(tmp_path / "train.npz", x=np.zeros((5, 784), np.float32), y=np.zeros(5, np.uint8))
+    monkeypatch.setattr(modes, "DATA", tmp_path)
+    parser = argparse.ArgumentParser(prog="modes.py")
+    modes.require_prepared_data(parser, 5)
+    with pytest.raises(SystemExit) as exited:
+        modes.require_prepared_data(parser, 6)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (f"error: --batch 6 is more than the 5 rows of "
+                                       f"{tmp_path / 'train.npz'}\n")
+
+
+@pytest.mark.parametrize("options", [{}, {"pool": False}, {"optimizer_name": "sgd"}],
+                         ids=["pool-adam", "own-threads", "sgd"])
+def test_slow_mode_touches_time_every_access_and_leave_training_unchanged(options):
     import numpy as np
 
     from mnist_mlp.nn import Architecture, build_mlp, init_weights
@@ -120,10 +141,10 @@ def test_slow_mode_touches_time_every_access_and_leave_training_unchanged():
     batches = [(rng.random((8, 784), dtype=np.float32), rng.integers(0, 10, 8))
                for _ in range(14)]
 
-    run_block(model, flat, initial, iter(batches), 14, {"none": lambda: None})
+    run_block(model, flat, initial, iter(batches), 14, {"none": lambda: None}, **options)
     untouched = [p.copy() for p in flat.params]
     touch = touches(flat.params[0], flat.grads[0])
-    seconds = run_block(model, flat, initial, iter(batches), 14, touch)
+    seconds = run_block(model, flat, initial, iter(batches), 14, touch, **options)
 
     assert all(np.array_equal(a, b) for a, b in zip(flat.params, untouched))
     assert not np.array_equal(untouched[0], initial[0])  # the block did train
