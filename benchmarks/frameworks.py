@@ -259,7 +259,8 @@ def positive_int(text: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=positive_int, default=5, help="interleaved runs per trainer")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="interleaved runs per trainer")
     parser.add_argument("--epochs", type=positive_int, default=1,
                         help="timed epochs per run (after one untimed warm-up epoch)")
     parser.add_argument("--threads", default="auto",

@@ -38,7 +38,8 @@ CASES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=positive_int, default=3, help="alternating runs per count")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="alternating runs per count")
     args = parser.parse_args()
     tr, dv, te = (load_split(DATA / f"{s}.npz") for s in ("train", "dev", "test"))
     print(f"BLAS: {blas_description()}\n")

@@ -120,7 +120,7 @@ def test_step_benchmarks_refuse_a_batch_larger_than_the_training_split(tmp_path,
     with pytest.raises(SystemExit) as exited:
         modes.require_prepared_data(parser, 6)
     assert exited.value.code == 2
-    assert capsys.readouterr().err == (f"error: --batch 6 is more than the 5 rows of "
+    assert capsys.readouterr().err == ("error: --batch 6 is more than the 5 rows of "
                                        f"{tmp_path / 'train.npz'}\n")
 
 
