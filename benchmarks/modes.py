@@ -2,7 +2,7 @@
 
 Some VMs switch, for seconds to minutes, between two modes: in one, two BLAS threads run a
 large sgemm 2.0x as fast as one; in the other ~1.6x, and a training step on two threads takes
-about twice as long (benchmarks/README.md, "Modes of the AMD EPYC machine of 2026-12-01").
+about twice as long (benchmarks/HISTORY.md, "Modes of the AMD EPYC machine of 2026-12-01").
 Epoch-level ratios from such a machine mix the modes. This script compares like with like:
 two worker processes, one stepping this trainer and one PyTorch (each in its own process, so
 that neither's idle threads spin beside the other's steps), take turns running blocks of
