@@ -234,7 +234,7 @@ def claims(monkeypatch) -> list[bool]:
 def test_when_the_optimizer_claims_cache_lines(claims, parallel, claim_lines, expected):
     """By default an update claims as ``LineClaims`` chooses (each way once first), in one
     loop or split over the pool (where in the EPYC's slow mode pooled Adam stalled as in one
-    loop: benchmarks/README.md); an explicit setting holds either way."""
+    loop: benchmarks/HISTORY.md); an explicit setting holds either way."""
     params, grads = params_and_grads()
     adam = Adam()
     adam.parallel, adam.claim_lines = parallel, claim_lines

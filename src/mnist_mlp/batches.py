@@ -7,7 +7,7 @@ In a small network's step the gather of random rows was the largest pass outside
 products, waiting on main memory: on the Intel Xeon (family 6 model 167) 128 rows took ~55 µs
 as floats and ~24 µs from bytes over two threads, in the training loop. On one thread, cold,
 the two took the same time, so bytes are used only where the gather runs over numba's thread
-pool, next to the products (benchmarks/README.md).
+pool, next to the products (benchmarks/HISTORY.md).
 """
 
 from __future__ import annotations

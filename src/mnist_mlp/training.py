@@ -32,7 +32,7 @@ DIVERGENCE_FACTOR = 10.0
 #: ``threads: auto`` trains on one BLAS thread below this much matrix-product work per step,
 #: where waking a second thread for every product can cost more than it saves: on the 2-core
 #: VM, small networks at batch 32 ran 1.24-1.35x faster on one thread in some runs, while in
-#: others two threads were 11-20% faster (benchmarks/README.md has both; unresolved).
+#: others two threads were 11-20% faster (benchmarks/HISTORY.md has both; unresolved).
 ONE_THREAD_MAX_FLOPS_PER_STEP = 40e6
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "dev_loss", "dev_accuracy",
@@ -125,7 +125,7 @@ def training_threads(threads: int, optimizer: Optimizer, full_batch: bool = Fals
     Full-batch training keeps OpenBLAS's own threads: one update per epoch leaves the pool
     nothing to gain, and in benchmarks/frameworks.py's interleaving of three trainers on the
     Intel Xeon (model 167) the pool's parallel calls early in a run stalled 12-21 ms at times,
-    so tut-2layer-10's 45 ms epochs ran up to 3x as long (benchmarks/README.md)."""
+    so tut-2layer-10's 45 ms epochs ran up to 3x as long (benchmarks/HISTORY.md)."""
     limits = threadpool_limits(threads) if threads else contextlib.nullcontext()
     pool = compiled.blas_pool() if optimizer.fused and not full_batch else None
     shared = pool.shared_pool(threads) if pool is not None else contextlib.nullcontext(False)

@@ -5,7 +5,7 @@ OpenBLAS (pthreads build, as in NumPy's wheels) keeps its own worker threads, an
 product a worker spins on the second core for a while, waiting for the next one. A numba
 ``prange`` loop run between products then competes with that spinning thread: Adam's update
 over two threads made whole default epochs 1.07x as long with numba's workqueue layer and
-3.1x with its OpenMP layer on one machine, ~5x on another (benchmarks/README.md). Since 0.3.27
+3.1x with its OpenMP layer on one machine, ~5x on another (benchmarks/HISTORY.md). Since 0.3.27
 OpenBLAS lets the caller run those jobs instead (``openblas_set_threads_callback_function``).
 Inside ``shared_pool`` the callback below hands them to numba's OpenMP pool, whose threads the
 compiled loops' ``prange`` use too: one pool for everything, as PyTorch has it. The job split

@@ -37,7 +37,7 @@ class LineClaims:
     over the default net, after a 2-thread backward pass, Adam took 1.45 ms where it takes 0.19
     in the machine's other mode. Storing one value per line back first, in a loop that does
     nothing else, took 0.34 ms, and the update after it 0.18 ms. Where such writes are not
-    slow, that loop costs 0.03-0.04 ms per update (benchmarks/slow_mode.py; benchmarks/README.md,
+    slow, that loop costs 0.03-0.04 ms per update (benchmarks/slow_mode.py; benchmarks/HISTORY.md,
     "Modes of the AMD EPYC machine of 2026-12-01"). The store changes no value, so choosing by
     the clock cannot change a result: each way is tried once, then the way with the lower
     median of its last ``WINDOW`` timings is taken, and every ``RETRY_EVERY``-th step the other
