@@ -34,6 +34,7 @@ from numba import types
 from numba.extending import intrinsic
 from threadpoolctl import threadpool_info
 
+from . import numba_cache
 from .kernels import parallel_compile
 
 
@@ -79,7 +80,8 @@ def _cfunc(function):
     signature = types.void(types.int32, types.uintp, types.int32, types.uintp, types.uintp,
                            types.int32)
     try:
-        return numba.cfunc(signature, nopython=True, cache=True)(function)
+        with numba_cache.shared():
+            return numba.cfunc(signature, nopython=True, cache=True)(function)
     except RuntimeError:
         return numba.cfunc(signature, nopython=True)(function)
 

@@ -24,8 +24,9 @@ the parameters' cache lines when an update starts (optimizers.py, ``LineClaims``
 Arrays are C-contiguous, all of one dtype, 1-D unless said otherwise; ``error_model="numpy"``
 makes a division by zero give inf or nan, as NumPy does, instead of raising.
 
-The machine code is cached on disk (numba's ``cache=True``: ``__pycache__`` beside this file,
-else numba's user cache directory, or ``NUMBA_CACHE_DIR``), keyed by this file and the CPU:
+The machine code is cached on disk (numba's ``cache=True``, in the environment or
+``NUMBA_CACHE_DIR``, where every copy of this file finds it: numba_cache.py), keyed by this
+file's content and the CPU:
 a default training process's first step, numba's import included, took ~1.9 s compiling its
 five loops and ~0.9 s loading them on the first EPYC machine, before ``claim_lines`` made six
 (benchmarks/startup.py).
@@ -36,6 +37,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from . import numba_cache
+
 _OPTIONS = {"error_model": "numpy", "nogil": True}
 
 
@@ -43,7 +46,8 @@ def _compile(function, parallel: bool = False):
     """``numba.njit`` with the on-disk cache, or without it where numba finds no writable
     cache directory (it raises RuntimeError when decorating): compiled in each process then."""
     try:
-        return numba.njit(cache=True, parallel=parallel, **_OPTIONS)(function)
+        with numba_cache.shared():
+            return numba.njit(cache=True, parallel=parallel, **_OPTIONS)(function)
     except RuntimeError:
         return numba.njit(parallel=parallel, **_OPTIONS)(function)
 
