@@ -9,6 +9,11 @@ the repository) and every test that copies the repository, ~3 s per training pro
 content and against the CPU, never against its path, so copies of one file can share entries.
 The directory is named by that content hash too, so copies with different code (the queued
 experiments of two commits) never replace each other's entries.
+
+As in numba's own places, two processes that save different signatures of one loop at the same
+moment can leave an entry naming the other's machine code; numba then raises ``TypeError:
+can't unbox array`` on that signature until the directory is removed. Training passes float32
+arrays only, so only the tests' float64 checks compile a second signature.
 """
 
 from __future__ import annotations
