@@ -76,14 +76,11 @@ numba.get_num_threads()
 def _cfunc(function):
     """OpenBLAS's ``openblas_threads_callback`` type, (int sync, dojob, int numjobs, size_t
     jobdata_elsize, void *jobdata, int dojob_data), pointers taken as integers of their size;
-    cached on disk where numba can (as kernels._compile)."""
+    cached on disk where numba can (numba_cache.cached)."""
     signature = types.void(types.int32, types.uintp, types.int32, types.uintp, types.uintp,
                            types.int32)
-    try:
-        with numba_cache.shared():
-            return numba.cfunc(signature, nopython=True, cache=True)(function)
-    except RuntimeError:
-        return numba.cfunc(signature, nopython=True)(function)
+    return numba_cache.cached(
+        lambda cache: numba.cfunc(signature, nopython=True, cache=cache), function)
 
 
 @_cfunc

@@ -43,13 +43,9 @@ _OPTIONS = {"error_model": "numpy", "nogil": True}
 
 
 def _compile(function, parallel: bool = False):
-    """``numba.njit`` with the on-disk cache, or without it where numba finds no writable
-    cache directory (it raises RuntimeError when decorating): compiled in each process then."""
-    try:
-        with numba_cache.shared():
-            return numba.njit(cache=True, parallel=parallel, **_OPTIONS)(function)
-    except RuntimeError:
-        return numba.njit(parallel=parallel, **_OPTIONS)(function)
+    """``numba.njit``, cached on disk where numba can (numba_cache.cached)."""
+    return numba_cache.cached(
+        lambda cache: numba.njit(cache=cache, parallel=parallel, **_OPTIONS), function)
 
 
 def parallel_compile(function):

@@ -19,10 +19,11 @@ arrays only, so only the tests' float64 checks compile a second signature.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from numba.core import caching, config
 
@@ -38,13 +39,30 @@ class SharedCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
     def __init__(self, py_func, py_file):
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
-        with open(py_file, "rb") as source:
-            digest = hashlib.sha256(source.read()).hexdigest()[:16]
         module = os.path.splitext(os.path.basename(py_file))[0]
-        self._cache_path = os.path.join(config.CACHE_DIR or ROOT, f"{module}-{digest}")
+        self._cache_path = os.path.join(config.CACHE_DIR or ROOT,
+                                        f"{module}-{content_digest(py_file)}")
 
     def get_cache_path(self):
         return self._cache_path
+
+
+@functools.cache
+def content_digest(path: str) -> str:
+    """The start of the file's sha256: read once per process, not once per loop in it."""
+    with open(path, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()[:16]
+
+
+def cached(decorator: Callable[[bool], Callable], function):
+    """``decorator(cache)(function)``: with numba's on-disk cache, in the shared place, or
+    without it where numba finds no writable cache directory (it raises RuntimeError when
+    decorating): compiled in each process then."""
+    try:
+        with shared():
+            return decorator(True)(function)
+    except RuntimeError:
+        return decorator(False)(function)
 
 
 @contextlib.contextmanager
