@@ -1,12 +1,17 @@
 """The training loop: learning, determinism, early stopping, constraints, augmentation."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
-from mnist_mlp.nn import Architecture, Dense, build_mlp, init_weights, make_optimizer
+from mnist_mlp.nn import (MLP, Architecture, Dense, build_mlp, compiled, init_weights,
+                          make_optimizer)
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
 from mnist_mlp.training import (TrainObserver, apply_max_norm, blas_threads, build_model, score,
@@ -249,6 +254,47 @@ def test_an_observer_sees_the_start_and_each_epoch_and_may_set_the_optimizers_op
     plain = train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv)
     for observed, unobserved in zip(weights(result), weights(plain)):
         np.testing.assert_array_equal(observed, unobserved)
+
+
+def test_numbas_set_up_comes_before_the_first_epoch_and_only_for_compiled_loops(
+        data, monkeypatch):
+    calls = []
+    monkeypatch.setattr(compiled, "set_up", lambda dtype: calls.append(("set_up", dtype)))
+
+    class Started(TrainObserver):
+        def started(self, model, optimizer):
+            calls.append(("started", None))
+
+    tr, ytr, dv, ydv = data
+    params = TrainParams(epochs=1, batch_size="full", optimizer="sgd", lr=0.1, threads=1)
+    train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv, observer=Started())
+    assert calls == [("set_up", np.float32), ("started", None)]
+    calls.clear()
+    monkeypatch.setattr(MLP, "fused", False)  # the NumPy passes: numba is not needed
+    train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv, observer=Started())
+    assert calls == [("started", None)]
+
+
+SET_UP_THEN_STEP = """
+import json
+import numpy as np
+from mnist_mlp.nn import Architecture, build_mlp, compiled, init_weights
+compiled.set_up(np.dtype(np.float32))
+loaded = [str(types) for types in compiled.kernels().column_sums.signatures]
+architecture = Architecture(hidden=(8,))
+model = build_mlp(architecture, init_weights(architecture, "he", np.random.default_rng(0)))
+model.flatten_parameters()
+model.loss_and_gradients(np.ones((4, 784), np.float32), np.eye(10, dtype=np.float32)[:4])
+print(json.dumps([loaded, [str(types) for types in compiled.kernels().column_sums.signatures]]))
+"""
+
+
+def test_numbas_set_up_loads_the_loop_a_training_step_calls_with_the_same_types():
+    done = subprocess.run([sys.executable, "-c", SET_UP_THEN_STEP], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded, after_a_step = json.loads(done.stdout)
+    assert len(loaded) == 1 and after_a_step == loaded
 
 
 def test_auto_threads_follow_the_work_per_step_not_the_machine():

@@ -3,7 +3,7 @@
 History columns: train_loss and train_accuracy are means over the epoch's batches as trained
 (in training mode, while the weights move); dev_loss and dev_accuracy are measured after the
 epoch; learning_rate is the rate at the epoch's start; seconds is the epoch's training time
-without the dev evaluation.
+without the dev evaluation and without the process's one-time set-up (numba's import).
 """
 
 from __future__ import annotations
@@ -193,6 +193,8 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     predicted = np.empty(n, np.intp)  # the epoch's argmax per row, in training order
     result = TrainResult(model)
     flat = model.flatten_parameters()  # optimizer steps are a few calls over all parameters
+    if model.fused:  # numba's one-time set-up, before the first epoch's clock starts
+        compiled.set_up(flat.params[0].dtype)
     observer.started(model, optimizer)
     first_loss = None
     result.blas_threads = blas_threads(params.threads, model.architecture, batch_size)
