@@ -3,7 +3,8 @@
 History columns: train_loss and train_accuracy are means over the epoch's batches as trained
 (in training mode, while the weights move); dev_loss and dev_accuracy are measured after the
 epoch; learning_rate is the rate at the epoch's start; seconds is the epoch's training time
-without the dev evaluation and without the process's one-time set-up (numba's import).
+without the dev evaluation and without numba's one-time import and set-up (a loop compiled on
+a cold cache still counts in the epoch that first calls it).
 """
 
 from __future__ import annotations
