@@ -41,24 +41,33 @@ $(STAMP): pyproject.toml $(LOCKS)
 	$(VENV)/bin/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
-# torch==2.13.0 (the CPU build) and scikit-learn, for benchmarks/, at the lock's versions.
+# torch==2.13.0 (the CPU build) and scikit-learn, for benchmarks/, at the lock's versions where
+# the lock covers the bench extra (see `lock`).
 bench-venv: $(VENV)/.installed-bench
 
 $(VENV)/.installed-bench: $(STAMP)
-	$(LOCK_ARGS); $(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
+	$(LOCK_ARGS); [ ! -f "$$lock" ] || grep -q '^# extras:.*bench' "$$lock" || \
+	  echo "$$lock does not pin the bench extra: pip picks its packages within pyproject.toml's ranges"; \
+	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
 	touch $@
 
-# Resolves pyproject.toml's ranges afresh in a throwaway environment and pins what pip picked.
+# Resolves pyproject.toml's ranges afresh in a throwaway environment and pins what pip picked,
+# for the package with EXTRAS. With FOLLOW (a lock file), pip resolves under FOLLOW's pins:
+# a lock for another Python with the versions of the committed run, e.g.
+#   make lock PYTHON=python3.12 FOLLOW=constraints-py3.11.txt EXTRAS=test
 # Local version labels (torch's +cpu) are dropped: `==2.13.0` accepts the CPU build on disk or
 # from PyTorch's own index as well as PyPI's. pip itself is not pinned.
+EXTRAS ?= test,bench
 lock:
 	set -e; env=$$(mktemp -d); trap 'rm -rf "$$env"' EXIT; \
 	$(PYTHON) -m venv "$$env"; \
-	"$$env"/bin/$(PIP_INSTALL) -e '.[test,bench]'; \
+	"$$env"/bin/$(PIP_INSTALL) $(if $(FOLLOW),-c '$(FOLLOW)') -e '.[$(EXTRAS)]'; \
 	version=$$("$$env"/bin/python $(MINOR_VERSION)); \
 	"$$env"/bin/python -m pip freeze --all --exclude mnist-mlp --exclude pip > "$$env/frozen"; \
-	{ echo "# Python $$version: the versions \`make lock\` resolved from pyproject.toml's ranges"; \
-	  echo "# (test and bench extras). \`make venv\` and \`make bench-venv\` install them with pip's -c."; \
+	{ echo "# Python $$version: the versions \`make lock\` resolved from pyproject.toml's ranges."; \
+	  echo "# extras: $(EXTRAS)"; \
+	  $(if $(FOLLOW),echo "# under the pins of: $(FOLLOW)";) \
+	  echo "# \`make venv\` and \`make bench-venv\` install them with pip's -c."; \
 	  sed 's/+[A-Za-z0-9.]*$$//' "$$env/frozen"; \
 	} > constraints-py$$version.txt.tmp; \
 	if cmp -s constraints-py$$version.txt.tmp constraints-py$$version.txt; then \

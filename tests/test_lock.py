@@ -29,12 +29,36 @@ def pins(lock) -> dict[str, str]:
     return pinned
 
 
-def declared_requirements() -> list[Requirement]:
-    """pyproject.toml's dependencies and every extra's, less the project's own extras."""
+def header(lock, key: str) -> str | None:
+    """The value of a lock's `# key: value` line (`make lock` writes them), else None."""
+    for line in lock.read_text().splitlines():
+        if line.startswith(f"# {key}:"):
+            return line.partition(":")[2].strip()
+    return None
+
+
+def locked_extras(lock) -> set[str]:
+    extras = header(lock, "extras")
+    assert extras, f"{lock.name} has no '# extras:' line: run `make lock`"
+    return set(extras.split(","))
+
+
+def declared_requirements(extras: set[str]) -> list[Requirement]:
+    """pyproject.toml's dependencies and those of ``extras`` and of the project's own extras
+    they name (test names pipeline), less those self-references."""
     declared = [Requirement(r) for r in PROJECT["dependencies"]]
-    for extra in PROJECT["optional-dependencies"].values():
-        declared += [Requirement(r) for r in extra]
-    return [r for r in declared if canonicalize_name(r.name) != canonicalize_name(PROJECT["name"])]
+    pending, seen = list(extras), set()
+    while pending:
+        extra = pending.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for requirement in map(Requirement, PROJECT["optional-dependencies"][extra]):
+            if canonicalize_name(requirement.name) == canonicalize_name(PROJECT["name"]):
+                pending += requirement.extras
+            else:
+                declared.append(requirement)
+    return declared
 
 
 def installed_closure(extras: set[str]) -> set[str]:
@@ -61,17 +85,35 @@ def installed_closure(extras: set[str]) -> set[str]:
 
 def test_a_lock_exists_for_the_python_of_the_machines_here():
     assert (REPO / "constraints-py3.11.txt") in LOCKS
+    every_extra = declared_requirements(set(PROJECT["optional-dependencies"]))
+    covered = declared_requirements(locked_extras(REPO / "constraints-py3.11.txt"))
+    assert sorted(map(str, covered)) == sorted(map(str, every_extra))
 
 
 @pytest.mark.parametrize("lock", LOCKS, ids=lambda p: p.name)
 def test_every_declared_requirement_is_pinned_within_its_range(lock):
     pinned = pins(lock)
-    for requirement in declared_requirements():
+    for requirement in declared_requirements(locked_extras(lock)):
         name = canonicalize_name(requirement.name)
         assert name in pinned, f"{lock.name} does not pin {requirement}: run `make lock`"
         assert requirement.specifier.contains(pinned[name], prereleases=True), (
             f"{lock.name} pins {name}=={pinned[name]}, outside pyproject.toml's "
             f"{requirement}: run `make lock`")
+
+
+@pytest.mark.parametrize("lock", [lock for lock in LOCKS if header(lock, "under the pins of")],
+                         ids=lambda p: p.name)
+def test_a_lock_made_under_another_locks_pins_has_its_versions(lock):
+    """`make lock FOLLOW=...`: another Python's lock with the committed run's versions, which
+    must move when that lock moves."""
+    followed = REPO / header(lock, "under the pins of")
+    assert followed.exists(), f"{lock.name} follows {followed.name}, which is gone"
+    ours, theirs = pins(lock), pins(followed)
+    moved = {name: (version, theirs[name]) for name, version in ours.items()
+             if name in theirs and theirs[name] != version}
+    assert not moved, (f"{lock.name} vs {followed.name}: {moved}; rerun the `make lock` its "
+                       "header describes")
+    assert locked_extras(lock) <= locked_extras(followed)
 
 
 @pytest.mark.skipif(not RUNNING_LOCK.exists(), reason=f"no {RUNNING_LOCK.name}")
