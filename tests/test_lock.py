@@ -2,7 +2,6 @@
 installs, at versions pyproject.toml's ranges allow, and `make` builds the environment from them."""
 
 import sys
-import tomllib
 from importlib import metadata
 
 import pytest
@@ -11,6 +10,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import REPO
+
+# Python 3.10 (which pyproject.toml allows, without a lock) has no tomllib.
+tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 LOCKS = sorted(REPO.glob("constraints-py*.txt"))
