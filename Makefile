@@ -47,7 +47,8 @@ bench-venv: $(VENV)/.installed-bench
 
 $(VENV)/.installed-bench: $(STAMP)
 	$(LOCK_ARGS); [ ! -f "$$lock" ] || grep -q '^# extras:.*bench' "$$lock" || \
-	  echo "$$lock does not pin the bench extra: pip picks its packages within pyproject.toml's ranges"; \
+	  echo "$$lock does not pin the bench extra: pip picks its packages within" \
+	    "pyproject.toml's ranges"; \
 	$(VENV)/bin/$(PIP_INSTALL) "$$@" -e '.[test,bench]'
 	touch $@
 
