@@ -42,6 +42,10 @@ def header(lock, key: str) -> str | None:
 def locked_extras(lock) -> set[str]:
     extras = header(lock, "extras")
     assert extras, f"{lock.name} has no '# extras:' line: run `make lock`"
+    unknown = set(extras.split(",")) - set(PROJECT["optional-dependencies"])
+    assert not unknown, (f"{lock.name} names extras pyproject.toml does not have: "
+                         f"{sorted(unknown)}; rerun `make lock` with EXTRAS from "
+                         f"{sorted(PROJECT['optional-dependencies'])}")
     return set(extras.split(","))
 
 
