@@ -1,5 +1,7 @@
 """CSV validation, normalization, stratified splits and one-hot targets."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -54,6 +56,17 @@ CASES = {
                  "line 3, column 'label': label 10 outside 0-9"),
     "label -1": (lambda: edit_cell(csv_lines(), 2, 0, "-1"),
                  "line 2, column 'label': label -1 outside 0-9"),
+    # Beyond int64: pandas reads uint64 or Python ints, which a cast to int64 would wrap.
+    "pixel 2**64 - 1": (lambda: edit_cell(csv_lines(), 3, 2, "18446744073709551615"),
+                        "line 3, column '1x2': pixel 18446744073709551615 outside 0-255"),
+    "pixel 10**20": (lambda: edit_cell(csv_lines(), 4, 3, "99999999999999999999"),
+                     "line 4, column '1x3': pixel 99999999999999999999 outside 0-255"),
+    "label -2**63 - 1": (lambda: edit_cell(csv_lines(), 2, 0, "-9223372036854775809"),
+                         "line 2, column 'label': label -9223372036854775809 outside 0-9"),
+    "pixel 1e30": (lambda: edit_cell(csv_lines(), 5, 4, "1e30"),
+                   "line 5, column '1x4': pixel 1e+30 outside 0-255"),
+    "pixel 300.0": (lambda: edit_cell(csv_lines(), 2, 6, "300.0"),
+                    "line 2, column '1x6': pixel 300 outside 0-255"),
     "truncated last line": (lambda: csv_lines()[:-1]
                             + [",".join(csv_lines()[-1].split(",")[:400])],
                             "line 6 has 400 fields, expected 785 (a truncated line?)"),
@@ -71,6 +84,18 @@ def test_invalid_csv_is_one_clear_error(tmp_path, case):
         read_mnist_csv(path)
     assert str(path) in str(info.value)
     assert expected in str(info.value)
+
+
+def test_integers_written_as_floats_are_read_exactly(tmp_path):
+    pixels, labels = synthetic_digits(5)
+    lines = edit_cell(edit_cell(csv_lines(), 2, 0, f"{labels[0]}.0"), 3, 7, f"{pixels[1, 6]}e0")
+    path = tmp_path / "floats.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got_pixels, got_labels = read_mnist_csv(path)
+    np.testing.assert_array_equal(got_pixels, pixels)
+    np.testing.assert_array_equal(got_labels, labels)
 
 
 def test_missing_and_binary_files(tmp_path):

@@ -61,10 +61,12 @@ def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | Non
     values = _integer_values(frame, path, columns, first_line)
     labels = None
     if with_label:
-        _check_range(values[:, 0], 0, N_CLASSES - 1, "label", path, columns, first_line, 0)
+        _check_range(values[:, 0], 0, N_CLASSES - 1, "label", path, frame, columns,
+                     first_line, 0)
         labels = values[:, 0].astype(np.uint8)
     pixel_values = values[:, int(with_label):]
-    _check_range(pixel_values, 0, 255, "pixel", path, columns, first_line, int(with_label))
+    _check_range(pixel_values, 0, 255, "pixel", path, frame, columns, first_line,
+                 int(with_label))
     return np.ascontiguousarray(pixel_values, dtype=np.uint8), labels
 
 
@@ -94,56 +96,64 @@ def _parser_detail(exc: Exception) -> str:
 
 def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
                     first_line: int) -> np.ndarray:
-    """All cells as int64, or DataError at the first empty, non-numeric or fractional cell."""
+    """All cells as numbers that are integers, or DataError at the first empty, non-numeric or
+    fractional cell: int64 when pandas read every column as int64, else float64 (exact up to
+    2**53, and any larger value is outside every range checked). Columns of other integer
+    types hold values that int64 cannot (uint64, or Python ints in an object column)."""
     dtypes = frame.dtypes
-    if all(pd.api.types.is_integer_dtype(t) for t in dtypes):
-        return frame.to_numpy(dtype=np.int64)
+    if all(t == np.int64 for t in dtypes):
+        return frame.to_numpy()
+    values = np.empty(frame.shape, np.float64)
     problems = []  # (row, column, what is wrong)
     for j, dtype in enumerate(dtypes):
-        if pd.api.types.is_integer_dtype(dtype):
-            continue
         col = frame.iloc[:, j]
+        if dtype == np.int64:
+            values[:, j] = col.to_numpy()
+            continue
         missing = col.isna().to_numpy()
-        as_float = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
-                                                                na_value=np.nan)
-        finite = np.isfinite(as_float)
+        values[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
+                                                                    na_value=np.nan)
+        finite = np.isfinite(values[:, j])
         not_numeric = ~finite & ~missing  # text, and "nan" or "inf", which parse as floats
-        fractional = finite & (as_float != np.floor(as_float))
+        fractional = finite & (values[:, j] != np.floor(values[:, j]))
         for mask, what in ((missing, "empty cell"), (not_numeric, "not a number"),
                            (fractional, "not an integer")):
             rows = np.flatnonzero(mask)
             if rows.size:
                 problems.append((int(rows[0]), j, what))
     if not problems:
-        return frame.to_numpy(dtype=np.int64)
+        return values
     row, j, what = min(problems)
     line = first_line + row
-    cells = frame.iloc[row]
-    empty = cells.isna().to_numpy()
+    empty = frame.iloc[row].isna().to_numpy()
     if what == "empty cell" and empty[j:].all() and j > 0:
         raise DataError(f"{path}: line {line} has {j} fields, expected {frame.shape[1]} "
                         "(a truncated line?)")
     if what == "empty cell":
         raise DataError(f"{path}: line {line}, column {columns[j]!r}: empty cell; expected an "
                         "integer")
-    value = cells.iloc[j]
-    value = value.item() if hasattr(value, "item") else value
-    raise DataError(f"{path}: line {line}, column {columns[j]!r}: {what} (value {value!r}); "
-                    "expected an integer")
+    raise DataError(f"{path}: line {line}, column {columns[j]!r}: {what} (value "
+                    f"{_cell(frame, row, j)!r}); expected an integer")
+
+
+def _cell(frame: pd.DataFrame, row: int, column: int) -> int | float | str:
+    """A cell as read: a float that is an integer shown as one (300.0 as 300)."""
+    value = frame.iat[row, column]
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    return value
 
 
 def _check_range(values: np.ndarray, low: int, high: int, what: str, path: Path,
-                 columns: list[str], first_line: int, column: int) -> None:
+                 frame: pd.DataFrame, columns: list[str], first_line: int, column: int) -> None:
+    """DataError at the first of ``values`` (frame's columns from ``column`` on) outside
+    low-high."""
     bad = (values < low) | (values > high)
     if not bad.any():
         return
     flat = int(np.flatnonzero(bad.ravel())[0])
-    if values.ndim == 1:
-        row, col = flat, column
-        value = values[row]
-    else:
-        row, offset = divmod(flat, values.shape[1])
-        col = column + offset
-        value = values[row, offset]
+    row, offset = (flat, 0) if values.ndim == 1 else divmod(flat, values.shape[1])
+    col = column + offset
     raise DataError(f"{path}: line {first_line + row}, column {columns[col]!r}: {what} "
-                    f"{value} outside {low}-{high}")
+                    f"{_cell(frame, row, col)} outside {low}-{high}")
