@@ -27,7 +27,8 @@ def debug_requested(args: argparse.Namespace) -> bool:
 
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
         argv: list[str] | None = None) -> None:
-    """Parse arguments and call ``main``; user errors become one line on stderr and exit 1."""
+    """Parse arguments and call ``main``; user errors and running out of memory become one
+    line on stderr and exit 1."""
     args = parser.parse_args(argv)
     debug = debug_requested(args)
     try:
@@ -36,6 +37,13 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError as exc:
+        # Params can ask for it (model.hidden: [100000, 100000] is 37 GiB of weights); NumPy's
+        # message names the size and shape that did not fit.
+        if debug:
+            raise
+        print(f"error: not enough memory: {exc or 'an allocation failed'}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         if debug:

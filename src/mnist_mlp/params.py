@@ -20,6 +20,8 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_valid
 from .errors import ParamsError
 
 PositiveInt = Annotated[int, Field(gt=0)]
+#: What ``np.random.default_rng`` takes: any integer from 0 up, however large.
+Seed = Annotated[int, Field(ge=0)]
 #: matplotlib takes ~20 ms per panel: 4,200 digits took 70 s and drew a PNG 84,000 pixels tall.
 #: At 256 (32 rows of 8) a figure stays readable; the plot stage took 13 s with all three at 256.
 PanelCount = Annotated[int, Field(gt=0, le=256)]
@@ -74,7 +76,7 @@ class PrepareParams(Section):
     #: ``scale``: pixels / 255 into [0, 1]; ``standardize``: then subtract the train split's
     #: mean and divide by its standard deviation (one scalar each).
     normalize: Literal["scale", "standardize"] = "scale"
-    seed: int = 0
+    seed: Seed = 0
 
 
 class OnehotParams(Section):
@@ -127,7 +129,7 @@ class TrainParams(Section):
     early_stopping: Literal["none", "dev_loss", "dev_accuracy"] = "none"
     #: Epochs without improvement before stopping.
     patience: PositiveInt = 5
-    seed: int = 0
+    seed: Seed = 0
     #: BLAS threads during training (threadpoolctl): ``auto`` picks 1 or 2 from the network's
     #: size and the batch size (never from the machine, so runs reproduce); 0 leaves the
     #: library default.
