@@ -173,7 +173,7 @@ def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing(
 
 @pytest.mark.parametrize("script", ["pool", "gather"])
 def test_switching_benchmarks_train_the_same_weights_both_ways_and_leave_the_switch_on(
-        script):
+        script, pool_available):
     """pool.py switches the shared thread pool, gather.py the batches from bytes."""
     import numpy as np
 

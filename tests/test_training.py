@@ -1,6 +1,7 @@
 """The training loop: learning, determinism, early stopping, constraints, augmentation."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,7 +16,7 @@ from mnist_mlp.nn import (MLP, Architecture, Dense, build_mlp, compiled, init_we
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
 from mnist_mlp.training import (TrainObserver, apply_max_norm, blas_threads, build_model, score,
-                                train)
+                                train, usable_cpus)
 
 from conftest import synthetic_digits
 
@@ -297,13 +298,50 @@ def test_numbas_set_up_loads_the_loop_a_training_step_calls_with_the_same_types(
     assert len(loaded) == 1 and after_a_step == loaded
 
 
-def test_auto_threads_follow_the_work_per_step_not_the_machine():
+def test_auto_threads_follow_the_work_per_step_within_the_cpus():
     default = Architecture(hidden=(512, 256))
     small = Architecture(hidden=(64, 64))
-    assert blas_threads("auto", default, 128) == 2
-    assert blas_threads("auto", small, 32) == 1
-    assert blas_threads("auto", small, 55_000) == 2      # full batch
-    assert blas_threads(3, small, 32) == 3 and blas_threads(0, default, 128) == 0
+    assert blas_threads("auto", default, 128, cpus=2) == 2
+    assert blas_threads("auto", default, 128, cpus=64) == 2
+    assert blas_threads("auto", small, 32, cpus=2) == 1
+    assert blas_threads("auto", small, 55_000, cpus=2) == 2      # full batch
+    assert blas_threads("auto", default, 128, cpus=1) == 1
+    assert blas_threads(3, small, 32, cpus=4) == 3 and blas_threads(0, default, 128, cpus=1) == 0
+    with pytest.raises(ParamsError, match=r"train.threads = 3 is more than the 2 CPUs this "
+                                          r"process may use; .* use at most 2, auto or 0"):
+        blas_threads(3, small, 32, cpus=2)
+    with pytest.raises(ParamsError, match="more than the 1 CPU this"):
+        blas_threads(2, small, 32, cpus=1)
     # Matrix products of 784-512-256-10 per sample: forward 535,040 multiply-adds, backward
     # twice that less the first layer's input gradient (401,408).
     assert default.training_flops_per_sample() == 2 * (3 * 535_040 - 401_408)
+
+
+PINNED_TO_ONE_CPU = """
+import os
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+from mnist_mlp.nn import Architecture
+from mnist_mlp.training import blas_threads, usable_cpus
+print(usable_cpus(), blas_threads("auto", Architecture(hidden=(512, 256)), 128))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_a_process_pinned_to_one_cpu_trains_on_one_thread():
+    """As under ``taskset -c 0`` or a one-CPU cpuset, where os.cpu_count() still counts the
+    machine's CPUs."""
+    done = subprocess.run([sys.executable, "-c", PINNED_TO_ONE_CPU], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
+
+
+def test_more_threads_than_cpus_fail_before_the_first_epoch():
+    pixels, labels = synthetic_digits(100)
+    tr = Split(Normalization().apply(pixels), labels)
+    params = TrainParams(epochs=1, batch_size=50, threads=usable_cpus() + 1)
+    recorder = Recorder()
+    with pytest.raises(ParamsError, match=f"train.threads = {usable_cpus() + 1} is more than"):
+        train(ModelParams(hidden=[16]), params, tr, one_hot(tr.y), tr, one_hot(tr.y),
+              observer=recorder)
+    assert recorder.calls == []

@@ -131,8 +131,9 @@ class TrainParams(Section):
     patience: PositiveInt = 5
     seed: Seed = 0
     #: BLAS threads during training (threadpoolctl): ``auto`` picks 1 or 2 from the network's
-    #: size and the batch size (never from the machine, so runs reproduce); 0 leaves the
-    #: library default.
+    #: size and the batch size (not from the machine, so runs reproduce, except that one CPU
+    #: gets one thread); 0 leaves the library default. At most the CPUs the process may use
+    #: (``training.blas_threads`` checks it when training starts).
     threads: Union[int, Literal["auto"]] = "auto"
 
     @field_validator("batch_size", mode="before")
