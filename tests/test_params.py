@@ -64,6 +64,8 @@ def test_readme_documents_every_key_with_its_default():
     ("train: {threads: -1}", "train.threads = -1: must be a non-negative integer or 'auto'"),
     ("train: {threads: many}", "train.threads = 'many': must be a non-negative integer or 'auto'"),
     ("prepare: {dev_size: 0}", "prepare.dev_size = 0: Input should be greater than 0"),
+    ("train: {epochs: 3, warmup_epochs: 3}", "train: train.warmup_epochs = 3 is not below "
+                                             "train.epochs = 3: the rate would still be rising"),
     ("prepare: {seed: -1}", "prepare.seed = -1: Input should be greater than or equal to 0"),
     ("train: {seed: -3}", "train.seed = -3: Input should be greater than or equal to 0"),
     ("model: {hidden: []}", "model.hidden = []: List should have at least 1 item"),

@@ -150,6 +150,14 @@ class TrainParams(Section):
             return value
         raise ValueError("must be a non-negative integer or 'auto'")
 
+    @model_validator(mode="after")
+    def _warmup_ends_before_the_last_epoch(self):
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"train.warmup_epochs = {self.warmup_epochs:g} is not below "
+                             f"train.epochs = {self.epochs}: the rate would still be rising "
+                             "towards train.lr when training ends, and the schedule never run")
+        return self
+
 
 class AugmentParams(Section):
     """Random transforms of each training batch (off by default)."""
