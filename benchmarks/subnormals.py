@@ -6,14 +6,14 @@ some CPUs (Intel's) each arithmetic operation on or giving such a number takes a
 assist (optimizers.py, ``zero_subnormals``). That shows only once training has run for a while,
 not in the first epochs that frameworks.py, modes.py and slow_mode.py time. This script runs
 the library's training loop (``training.train``) on the default net (784-512-256-10, ReLU,
-softmax cross-entropy, he init, batch 128, plain one-hot targets, 2 threads) with
-``--optimizer`` (Adam) at a constant 1e-3 for ``--epochs`` epochs, once with
-``flush_subnormals`` on and once off, from the same weights on the same batches (seed 0),
-alternating the two ``--repeats`` times. Per epoch it prints the median over the repeats of:
-the epoch's seconds (without the dev evaluation, as the history has them), its median
-milliseconds for the forward and backward passes and for the update, and the share of moments
-that were subnormal at the epoch's end without flushing. Last, whether the two runs' parameters
-have the same bits.
+softmax cross-entropy, he init, batch 128, plain one-hot targets, ``threads: auto``: 2 BLAS
+threads, 1 where the process has one CPU) with ``--optimizer`` (Adam) at a constant 1e-3 for
+``--epochs`` epochs, once with ``flush_subnormals`` on and once off, from the same weights on
+the same batches (seed 0), alternating the two ``--repeats`` times. Per epoch it prints the
+median over the repeats of: the epoch's seconds (without the dev evaluation, as the history has
+them), its median milliseconds for the forward and backward passes and for the update, and the
+share of moments that were subnormal at the epoch's end without flushing. Last, whether the two
+runs' parameters have the same bits.
 
     .venv/bin/python benchmarks/subnormals.py [--epochs 8] [--repeats 3] [--optimizer adam]
 
@@ -29,9 +29,10 @@ import time
 import numpy as np
 from modes import DATA, require_prepared_data
 
+from mnist_mlp.nn import Architecture
 from mnist_mlp.params import ModelParams, TrainParams
 from mnist_mlp.splits import load_split, one_hot
-from mnist_mlp.training import TrainObserver, train
+from mnist_mlp.training import TrainObserver, blas_threads, train
 
 BATCH = 128
 
@@ -76,7 +77,7 @@ def train_epochs(train_split, dev_split, epochs: int, optimizer_name: str, flush
     moments at its end; and the final parameters."""
     timer = PhaseTimer(flush)
     params = TrainParams(optimizer=optimizer_name, lr=1e-3, schedule="constant", epochs=epochs,
-                         batch_size=BATCH, threads=2)
+                         batch_size=BATCH)
     result = train(ModelParams(hidden=[512, 256]), params, train_split, one_hot(train_split.y),
                    dev_split, one_hot(dev_split.y), observer=timer)
     return timer.rows, result.model.params()
@@ -112,7 +113,8 @@ def main() -> None:
             runs[flush].append(rows)
         same_bits.append(all(a.tobytes() == b.tobytes()
                              for a, b in zip(params[True], params[False])))
-    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, 2 threads, "
+    threads = blas_threads("auto", Architecture(hidden=(512, 256)), BATCH)
+    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, {threads} BLAS threads, "
           f"{len(train_split.x)} rows; "
           f"medians of {args.repeats} alternating pairs of runs\n")
     print("| epoch | flushed: s | fwd+bwd ms | update ms | kept subnormal: s | fwd+bwd ms | "

@@ -61,7 +61,7 @@ def test_passes_benchmark_times_both_steps_both_ways():
         assert abs(ratio - compiled_ms / numpy_ms) < 0.01
 
 
-def test_startup_benchmark_loads_every_loop_from_a_filled_cache():
+def test_startup_benchmark_loads_every_loop_from_a_filled_cache(pool_available):
     done = subprocess.run([sys.executable, "benchmarks/startup.py", "--pairs", "1"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
