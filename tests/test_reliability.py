@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
+from mnist_mlp.training import usable_cpus
+
 from conftest import MNIST_HEADER, REPO, STAGES, csv_lines, edit_cell, synthetic_digits
 
 
@@ -173,6 +175,9 @@ CASES = [
     ("csv binary file", "prepare", raw_csv(bytes(range(256)) * 40), "binary data"),
     ("csv class missing", "prepare", raw_csv(no_sevens()), "no rows of digit(s) [7]"),
     ("csv latin-1 text", "prepare", raw_csv("label,\xe9\n".encode("latin-1")), "not UTF-8"),
+    ("csv pixel beyond int64", "prepare",
+     raw_csv(lines(edit_cell(rows(), 3, 7, "99999999999999999999"))),
+     "line 3, column '1x7': pixel 99999999999999999999 outside 0-255"),
     ("csv constant pixels standardized", "prepare",
      both(raw_csv(constant_pixels()), params("prepare", normalize="standardize")),
      "every pixel of the training rows has the same value"),
@@ -219,6 +224,14 @@ CASES = [
     ("params dropout negative", "train", params("model", dropout=-0.5), "model.dropout = -0.5"),
     ("params unknown section", "evaluate", params("evalute", batch_size=1),
      "evalute = {'batch_size': 1}: unknown key"),
+    ("params negative seed", "train", params("train", seed=-1),
+     "train.seed = -1: Input should be greater than or equal to 0"),
+    ("params warmup as long as the run", "train", params("train", epochs=3, warmup_epochs=3),
+     "train.warmup_epochs = 3 is not below train.epochs = 3"),
+    ("params more threads than cpus", "train", params("train", threads=usable_cpus() + 1),
+     f"train.threads = {usable_cpus() + 1} is more than the {usable_cpus()} CPU"),
+    ("params network too large for memory", "train", params("model", hidden=[10**12]),
+     "not enough memory: Unable to allocate"),
     # Model files (evaluate stage)
     ("model missing", "evaluate", model_file(missing_model), "model.npz: file not found"),
     ("model truncated", "evaluate", model_file(truncate), "not a readable .npz file"),
