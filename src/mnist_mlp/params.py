@@ -155,7 +155,8 @@ class TrainParams(Section):
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"train.warmup_epochs = {self.warmup_epochs:g} is not below "
                              f"train.epochs = {self.epochs}: the rate would still be rising "
-                             "towards train.lr when training ends, and the schedule never run")
+                             "towards train.lr when training ends, and the schedule would "
+                             "never start")
         return self
 
 
