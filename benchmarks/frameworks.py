@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from mnist_mlp.nn import Architecture
 from mnist_mlp.params import Params
 from mnist_mlp.splits import Split, load_split, one_hot
-from mnist_mlp.training import blas_threads, train
+from mnist_mlp.training import blas_threads, train, usable_cpus
 
 
 @dataclass
@@ -269,6 +269,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="config name prefixes")
     parser.add_argument("--no-scaling", action="store_true")
     args = parser.parse_args()
+    if args.threads != "auto" and args.threads > usable_cpus():
+        parser.error(f"--threads {args.threads}: this process may use {usable_cpus()} CPU(s), "
+                     "and threads beyond them stall each other (training.blas_threads)")
     missing = [name for name in ("torch", "sklearn") if importlib.util.find_spec(name) is None]
     if missing:
         parser.exit(2, f"error: {' and '.join(missing)} not installed; they are the bench extra: "
@@ -281,8 +284,8 @@ def main() -> None:
 
     print(f"NumPy {np.__version__}: {blas_description()}; PyTorch {torch.__version__}: "
           f"{torch.backends.cpu.get_cpu_capability()} kernels")
-    ceilings = {t: sgemm_ceiling(t) for t in ((1, 2) if args.threads == "auto" else
-                                               (args.threads,))}
+    ceilings = {t: sgemm_ceiling(t) for t in (range(1, min(2, usable_cpus()) + 1)
+                                               if args.threads == "auto" else (args.threads,))}
     for threads, ceiling in ceilings.items():
         print(f"float32 sgemm ceiling (2048^3, {threads} thread(s)): {ceiling:.1f} GFLOP/s")
     print("\nnumpy/peer: median (range) of the ratios of back-to-back runs")
