@@ -111,11 +111,12 @@ def _integer_values(frame: pd.DataFrame, path: Path, columns: list[str],
             values[:, j] = col.to_numpy()
             continue
         missing = col.isna().to_numpy()
-        values[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
-                                                                    na_value=np.nan)
-        finite = np.isfinite(values[:, j])
+        numbers = values[:, j]  # a view: filled in place
+        numbers[:] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64,
+                                                                  na_value=np.nan)
+        finite = np.isfinite(numbers)
         not_numeric = ~finite & ~missing  # text, and "nan" or "inf", which parse as floats
-        fractional = finite & (values[:, j] != np.floor(values[:, j]))
+        fractional = finite & (numbers != np.floor(numbers))
         for mask, what in ((missing, "empty cell"), (not_numeric, "not a number"),
                            (fractional, "not an integer")):
             rows = np.flatnonzero(mask)
