@@ -53,6 +53,12 @@ def test_zip_members_by_fragment_or_alone(tmp_path, small_csvs):
     with pytest.raises(DownloadError, match="no member 'nope.csv'; CSV members: train.csv"):
         fetch(tmp_path, kaggle, "nope.csv")
     assert fetch(tmp_path, zipped({"data/mnist.csv": csv, "README": b"about"})) == csv
+    with pytest.raises(DownloadError, match=r"a zip archive with no CSV member \(members: "
+                                            r"README\)"):
+        fetch(tmp_path, zipped({"README": b"about"}))
+    with pytest.raises(DownloadError, match=r"a zip archive with no CSV member \(members: "
+                                            r"none\)"):
+        fetch(tmp_path, zipped({}))  # no member header: the archive starts with its end
 
 
 def test_broken_or_oversized_archives_fail_and_keep_the_old_output(tmp_path, small_csvs,

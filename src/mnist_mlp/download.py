@@ -32,7 +32,9 @@ from .params import DownloadParams
 CHUNK = 1 << 20
 #: Leading bytes of the compressed files a URL may serve, and how to read each.
 COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
-ZIP_MAGIC = b"PK\x03\x04"
+#: A zip archive starts with its first member's header, or, when it has no members, with the
+#: end of its central directory.
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 #: MNIST's training CSV is 0.1 GB: a file that unpacks to more is refused, not left to fill
 #: the disk (a compressed file of zeros can unpack to a thousand times its size).
 MAX_UNPACKED_BYTES = 4 << 30
@@ -113,7 +115,7 @@ def unpack(fetched: Path, dest: Path, url: str) -> None:
         magic = f.read(6)
     decompress = next((open_ for lead, open_ in COMPRESSED.items() if magic.startswith(lead)),
                       None)
-    if decompress is None and not magic.startswith(ZIP_MAGIC):
+    if decompress is None and not magic.startswith(ZIP_MAGICS):
         fetched.rename(dest)
         return
     try:
@@ -141,9 +143,12 @@ def zip_member(archive: zipfile.ZipFile, url: str) -> BinaryIO:
     member = urllib.parse.unquote(urllib.parse.urlsplit(url).fragment)
     csvs = [n for n in archive.namelist() if n.lower().endswith(".csv")]
     if not member:
-        if len(csvs) != 1:
+        if not csvs:
+            raise DownloadError(f"{url}: a zip archive with no CSV member (members: "
+                                f"{', '.join(archive.namelist()) or 'none'})")
+        if len(csvs) > 1:
             raise DownloadError(f"{url}: a zip archive with {len(csvs)} CSV members "
-                                f"({', '.join(csvs) or 'none'}); name one as {url}#MEMBER")
+                                f"({', '.join(csvs)}); name one as {url}#MEMBER")
         member = csvs[0]
     try:
         return archive.open(archive.getinfo(member))
