@@ -93,6 +93,9 @@ def test_readme_documents_every_key_with_its_default():
     ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
     ("[1, 2]", "expected a mapping of sections"),
     ("train: {lr: [", "not valid YAML"),
+    # DVC (ruamel.yaml) refuses a key given twice; PyYAML alone would keep the last value.
+    ("train:\n  lr: 0.1\n  lr: 0.2\n", "found duplicate key 'lr' in "),
+    ("train: {lr: 0.1}\nmodel: {}\ntrain: {epochs: 2}\n", "found duplicate key 'train'"),
 ])
 def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
     path = tmp_path / "params.yaml"
@@ -108,6 +111,23 @@ def test_a_section_emptied_of_keys_takes_the_defaults(tmp_path):
     path.write_text("onehot:\ntrain:\n  lr: 0.01\n")
     params = load_params(path)
     assert params.onehot == Params().onehot and params.train.lr == 0.01
+
+
+def test_a_merge_key_may_be_overridden(tmp_path):
+    """``<<: *anchor`` then one of the anchor's keys again is YAML's override, not a duplicate."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  <<: {lr: 0.01, epochs: 2}\n  lr: 0.02\n")
+    params = load_params(path)
+    assert (params.train.lr, params.train.epochs) == (0.02, 2)
+
+
+def test_unreadable_params_files(tmp_path):
+    with pytest.raises(ParamsError, match="params file cannot be read \\(Is a directory\\)"):
+        load_params(tmp_path)
+    path = tmp_path / "params.yaml"
+    path.write_bytes(b"train:\n  lr: \xff\n")
+    with pytest.raises(ParamsError, match="not UTF-8 text"):
+        load_params(path)
 
 
 def test_missing_params_file(tmp_path):

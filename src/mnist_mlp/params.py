@@ -209,13 +209,40 @@ class Params(Section):
         return self
 
 
+class _UniqueKeysLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error, as DVC
+    (ruamel.yaml) has it for params.yaml: PyYAML alone would keep the last value silently."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *anchor", whose keys may be
+                continue                                    # overridden here
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key, which the base class reports
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_params(path: str | Path) -> Params:
     """Read and validate the whole params file; every problem is reported in one ParamsError."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        with open(path, encoding="utf-8") as stream:  # named in YAML's error marks
+            raw = yaml.load(stream, Loader=_UniqueKeysLoader)
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: params file cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text, not a params file") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if raw is None:
