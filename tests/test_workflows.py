@@ -97,6 +97,17 @@ def test_comparison_outside_a_repository_is_one_clear_error(tmp_path):
     assert not (tmp_path / "cmp.html").exists()
 
 
+def test_comparing_a_commit_from_before_the_first_run_names_the_missing_file(repo):
+    d, env, _ = repo  # committed, never reproduced: no reports yet
+    result = subprocess.run([sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "-o",
+                             str(d / "cmp.html")], cwd=d, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert result.stderr == ("error: cannot read revision 'HEAD': it has no "
+                             "reports/train/metrics.json\n")
+    assert not (d / "cmp.html").exists()
+
+
 def render_in_chromium(page, workdir):
     """Open the page in headless Chromium with the network cut off; it must draw the plots."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -50,6 +50,9 @@ def revision_values(revisions: list[str]) -> tuple[dict, dict]:
         try:
             metrics[rev] = flatten(dvc.api.metrics_show(rev=api_rev))
             params[rev] = flatten(dvc.api.params_show(rev=api_rev))
+        except FileNotFoundError as exc:  # a commit from before the pipeline wrote its reports
+            raise UserError(f"cannot read revision {rev!r}: it has no "
+                            f"{exc.filename or 'metrics or params file'}") from None
         except Exception as exc:  # dvc raises many types for an unknown revision
             raise UserError(f"cannot read revision {rev!r}: {exc}") from None
     return metrics, params
