@@ -12,6 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy.ndimage import binary_fill_holes, center_of_mass
 
+from mnist_mlp import predict
 from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
                                 polygon_area, sheet_of_paper, stroke_width, to_mnist,
                                 to_mnist_digits)
@@ -532,6 +533,21 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path, mode):
     upright.save(tmp_path / "upright.png")
     np.testing.assert_array_equal(load_image(tmp_path / "turned.png"),
                                   load_image(tmp_path / "upright.png"))
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, monkeypatch):
+    """A phone's photo is 12-48 megapixels: a JPEG over ``DECODE_SIDE`` is decoded at half
+    size or less (Pillow's draft mode), and its digit's field is the full decode's."""
+    photo = tmp_path / "seven.jpg"
+    drawn_seven().resize((4800, 6000), Image.Resampling.BILINEAR).save(photo, quality=90)
+    reduced = load_image(photo)
+    assert reduced.shape == (3000, 2400)  # half: a quarter would be below 3000 on the long side
+    monkeypatch.setattr(predict, "DECODE_SIDE", 10_000)
+    full = load_image(photo)
+    assert full.shape == (6000, 4800)
+    got, expected = (to_mnist(gray).astype(int).reshape(28, 28) for gray in (reduced, full))
+    assert ink_box(got) == ink_box(expected)
+    assert np.abs(got - expected).mean() < 2
 
 
 def test_a_heic_photo_reads_as_its_png(tmp_path):

@@ -95,6 +95,7 @@ def load_image(path: str | Path) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                decode_reduced(img)
                 img.load()
                 # A phone stores a photo as its sensor saw it, with an EXIF tag saying how to
                 # turn it for display: turned that way, the digit stands upright.
@@ -108,6 +109,22 @@ def load_image(path: str | Path) -> np.ndarray:
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ImageError(f"{path}: empty image")
     return gray
+
+
+#: The longer side below which a JPEG is decoded at full size. Larger ones are decoded at half,
+#: a quarter or an eighth of it, staying at least this large (``decode_reduced``).
+DECODE_SIDE = 3000
+
+
+def decode_reduced(img: Image.Image) -> None:
+    """Have a JPEG larger than ``DECODE_SIDE`` decode at a reduced scale (Pillow's draft mode,
+    in which the JPEG decoder scales while it decodes): a digit needs far fewer pixels than a
+    phone's camera takes, and every pass after the decode grows with the pixel count. An 8,000
+    x 6,000 photo's digit was read in 0.54 s instead of 2.07 s, with the same answers for 40
+    test digits drawn 250 and 1,500 pixels tall on it (README)."""
+    scale = DECODE_SIDE / max(img.size)
+    if img.format == "JPEG" and scale < 1:
+        img.draft(img.mode, (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
 
 
 def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
