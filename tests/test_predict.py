@@ -550,6 +550,17 @@ def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, mon
     assert np.abs(got - expected).mean() < 2
 
 
+@pytest.mark.parametrize("fmt, expected", [("MPO", (3000, 2400)), ("PNG", (6000, 4800))])
+def test_only_jpeg_decoders_reduce_a_large_image(tmp_path, fmt, expected):
+    """MPO, the multi-picture JPEG some cameras save, is a JPEG to Pillow's draft mode; a PNG
+    has no reduced decode and is read whole."""
+    path = tmp_path / f"seven.{fmt.lower()}"
+    seven = drawn_seven().resize((4800, 6000), Image.Resampling.BILINEAR)
+    seven.save(path, format=fmt, **({"save_all": True, "append_images": [seven]}
+                                    if fmt == "MPO" else {}))
+    assert load_image(path).shape == expected
+
+
 def test_a_heic_photo_reads_as_its_png(tmp_path):
     """iPhones save photos as HEIC, which Pillow reads only through pillow-heif."""
     seven = drawn_seven().convert("RGB")

@@ -123,7 +123,7 @@ def decode_reduced(img: Image.Image) -> None:
     x 6,000 photo's digit was read in 0.54 s instead of 2.07 s, with the same answers for 40
     test digits drawn 250 and 1,500 pixels tall on it (README)."""
     scale = DECODE_SIDE / max(img.size)
-    if img.format == "JPEG" and scale < 1:
+    if scale < 1:  # Pillow's other formats ignore a draft; MPO (a camera's JPEG) takes it too
         img.draft(img.mode, (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
 
 
