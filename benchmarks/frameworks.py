@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from mnist_mlp.errors import ParamsError
 from mnist_mlp.nn import Architecture
 from mnist_mlp.params import Params
 from mnist_mlp.splits import Split, load_split, one_hot
@@ -269,9 +270,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="config name prefixes")
     parser.add_argument("--no-scaling", action="store_true")
     args = parser.parse_args()
-    if args.threads != "auto" and args.threads > usable_cpus():
-        parser.error(f"--threads {args.threads}: this process may use {usable_cpus()} CPU(s), "
-                     "and threads beyond them stall each other (training.blas_threads)")
+    try:  # the trainer's own rule for the count, before anything is measured
+        blas_threads(args.threads, Architecture(), 1)
+    except ParamsError as exc:
+        parser.error(f"--threads {args.threads}: {exc}")
     missing = [name for name in ("torch", "sklearn") if importlib.util.find_spec(name) is None]
     if missing:
         parser.exit(2, f"error: {' and '.join(missing)} not installed; they are the bench extra: "
