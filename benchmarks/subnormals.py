@@ -29,10 +29,9 @@ import time
 import numpy as np
 from modes import DATA, require_prepared_data
 
-from mnist_mlp.nn import Architecture
 from mnist_mlp.params import ModelParams, TrainParams
 from mnist_mlp.splits import load_split, one_hot
-from mnist_mlp.training import TrainObserver, blas_threads, train
+from mnist_mlp.training import TrainObserver, train
 
 BATCH = 128
 
@@ -71,16 +70,16 @@ def _timed(method, seconds: list[float]):
 
 
 def train_epochs(train_split, dev_split, epochs: int, optimizer_name: str, flush: bool
-                 ) -> tuple[list[dict], list[np.ndarray]]:
+                 ) -> tuple[list[dict], list[np.ndarray], int]:
     """The library's training loop (``training.train``) on the default net at a constant rate.
     Per epoch: seconds, median ms of forward+backward and of the update, subnormal share of the
-    moments at its end; and the final parameters."""
+    moments at its end; the final parameters; the BLAS threads it trained on."""
     timer = PhaseTimer(flush)
     params = TrainParams(optimizer=optimizer_name, lr=1e-3, schedule="constant", epochs=epochs,
                          batch_size=BATCH)
     result = train(ModelParams(hidden=[512, 256]), params, train_split, one_hot(train_split.y),
                    dev_split, one_hot(dev_split.y), observer=timer)
-    return timer.rows, result.model.params()
+    return timer.rows, result.model.params(), result.blas_threads
 
 
 def subnormal_share(optimizer) -> float:
@@ -104,17 +103,19 @@ def main() -> None:
     train_split, dev_split = load_split(DATA / "train.npz"), load_split(DATA / "dev.npz")
     runs: dict[bool, list[list[dict]]] = {True: [], False: []}
     same_bits = []
+    threads = set()
     train_epochs(train_split, dev_split, 1, args.optimizer, True)  # compiles the loops
     for repeat in range(args.repeats):
         params = {}
         for flush in (True, False) if repeat % 2 == 0 else (False, True):
-            rows, params[flush] = train_epochs(train_split, dev_split, args.epochs,
-                                               args.optimizer, flush)
+            rows, params[flush], run_threads = train_epochs(train_split, dev_split, args.epochs,
+                                                            args.optimizer, flush)
             runs[flush].append(rows)
+            threads.add(run_threads)
         same_bits.append(all(a.tobytes() == b.tobytes()
                              for a, b in zip(params[True], params[False])))
-    threads = blas_threads("auto", Architecture(hidden=(512, 256)), BATCH)
-    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, {threads} BLAS threads, "
+    print(f"784-512-256-10, {args.optimizer}, batch {BATCH}, "
+          f"{' and '.join(map(str, sorted(threads)))} BLAS threads, "
           f"{len(train_split.x)} rows; "
           f"medians of {args.repeats} alternating pairs of runs\n")
     print("| epoch | flushed: s | fwd+bwd ms | update ms | kept subnormal: s | fwd+bwd ms | "

@@ -156,14 +156,18 @@ def test_slow_mode_touches_time_every_access_and_leave_training_unchanged(option
 def test_subnormals_benchmark_trains_the_same_weights_with_and_without_flushing():
     import numpy as np
 
+    from mnist_mlp.nn import Architecture
     from mnist_mlp.splits import Split
+    from mnist_mlp.training import blas_threads
 
     train_epochs = benchmark("subnormals").train_epochs
     rng = np.random.default_rng(0)
     train = Split(rng.random((512, 784), dtype=np.float32), rng.integers(0, 10, 512))
     dev = Split(rng.random((64, 784), dtype=np.float32), rng.integers(0, 10, 64))
-    flushed, flushed_params = train_epochs(train, dev, 2, "adam", flush=True)
-    kept, kept_params = train_epochs(train, dev, 2, "adam", flush=False)
+    flushed, flushed_params, flushed_threads = train_epochs(train, dev, 2, "adam", flush=True)
+    kept, kept_params, kept_threads = train_epochs(train, dev, 2, "adam", flush=False)
+    assert flushed_threads == kept_threads == blas_threads("auto", Architecture(hidden=(512, 256)),
+                                                           128)
     assert len(flushed) == len(kept) == 2
     assert all(row["seconds"] > 0 and row["fb_ms"] > 0 and row["update_ms"] > 0
                for row in flushed + kept)
