@@ -536,8 +536,8 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path, mode):
 
 
 def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, monkeypatch):
-    """A phone's photo is 12-48 megapixels: a JPEG over ``DECODE_SIDE`` is decoded at half
-    size or less (Pillow's draft mode), and its digit's field is the full decode's."""
+    """A phone's photo is 12-48 megapixels: a JPEG twice ``DECODE_SIDE`` or more is decoded at
+    half size or less (Pillow's draft mode), and its digit's field is the full decode's."""
     photo = tmp_path / "seven.jpg"
     drawn_seven().resize((4800, 6000), Image.Resampling.BILINEAR).save(photo, quality=90)
     reduced = load_image(photo)
@@ -550,15 +550,34 @@ def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, mon
     assert np.abs(got - expected).mean() < 2
 
 
-@pytest.mark.parametrize("fmt, expected", [("MPO", (3000, 2400)), ("PNG", (6000, 4800))])
-def test_only_jpeg_decoders_reduce_a_large_image(tmp_path, fmt, expected):
+@pytest.mark.parametrize("fmt", ["MPO", "PNG", "16-bit PNG"])
+def test_every_large_image_reads_reduced_jpegs_in_their_decoder(tmp_path, monkeypatch, fmt):
     """MPO, the multi-picture JPEG some cameras save, is a JPEG to Pillow's draft mode; a PNG
-    has no reduced decode and is read whole."""
-    path = tmp_path / f"seven.{fmt.lower()}"
+    (or HEIC, ...) is decoded whole and then reduced, in 8 or 16 bits, and reads as the full
+    image does."""
+    path = tmp_path / f"seven.{fmt.split()[-1].lower()}"
     seven = drawn_seven().resize((4800, 6000), Image.Resampling.BILINEAR)
-    seven.save(path, format=fmt, **({"save_all": True, "append_images": [seven]}
-                                    if fmt == "MPO" else {}))
-    assert load_image(path).shape == expected
+    if fmt == "16-bit PNG":
+        seven = Image.fromarray(np.asarray(seven).astype(np.uint16) * 257)
+    seven.save(path, format=fmt.split()[-1], **({"save_all": True, "append_images": [seven]}
+                                                if fmt == "MPO" else {}))
+    gray = load_image(path)
+    assert gray.shape == (3000, 2400) and gray.dtype == np.float32 and gray.flags.writeable
+    monkeypatch.setattr(predict, "reduced", lambda img: img)  # only the JPEG decoder reduces
+    assert load_image(path).shape == ((3000, 2400) if fmt == "MPO" else (6000, 4800))
+    monkeypatch.setattr(predict, "DECODE_SIDE", 10_000)
+    got, expected = (to_mnist(image).astype(int).reshape(28, 28)
+                     for image in (gray, load_image(path)))
+    assert ink_box(got) == ink_box(expected)
+    assert np.abs(got - expected).mean() < 2
+
+
+@pytest.mark.parametrize("side, factor", [(100, 1), (5998, 1), (5999, 2), (6000, 2),
+                                          (11_996, 2), (11_997, 4), (23_992, 4), (23_993, 8),
+                                          (100_000, 8)])
+def test_the_reduction_keeps_the_longer_side_at_decode_side_or_more(side, factor):
+    assert predict.reduction_factor((side, 10)) == predict.reduction_factor((10, side)) == factor
+    assert -(-side // factor) >= predict.DECODE_SIDE or factor == 1
 
 
 def test_a_heic_photo_reads_as_its_png(tmp_path):

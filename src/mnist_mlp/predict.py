@@ -98,8 +98,10 @@ def load_image(path: str | Path) -> np.ndarray:
                 decode_reduced(img)
                 img.load()
                 # A phone stores a photo as its sensor saw it, with an EXIF tag saying how to
-                # turn it for display: turned that way, the digit stands upright.
-                gray = image_gray(ImageOps.exif_transpose(img), path)
+                # turn it for display: turned that way, the digit stands upright. In place: an
+                # image without the tag is then not copied.
+                ImageOps.exif_transpose(img, in_place=True)
+                gray = image_gray(img, path)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -111,20 +113,36 @@ def load_image(path: str | Path) -> np.ndarray:
     return gray
 
 
-#: The longer side below which a JPEG is decoded at full size. Larger ones are decoded at half,
-#: a quarter or an eighth of it, staying at least this large (``decode_reduced``).
+#: The longer side down to which large images are read: one with a longer side of at least
+#: twice this is read at half, a quarter or an eighth of its size, staying at least this large
+#: (``reduction_factor``). A digit needs far fewer pixels than a phone's camera takes, and
+#: every pass after the decode grows with the pixel count (README).
 DECODE_SIDE = 3000
 
 
+def reduction_factor(size: tuple[int, int]) -> int:
+    """1, 2, 4 or 8: the largest that keeps the longer side of ``size`` at ``DECODE_SIDE``
+    or more, divided as Pillow divides (rounding up)."""
+    factor = 1
+    while factor < 8 and math.ceil(max(size) / (2 * factor)) >= DECODE_SIDE:
+        factor *= 2
+    return factor
+
+
 def decode_reduced(img: Image.Image) -> None:
-    """Have a JPEG larger than ``DECODE_SIDE`` decode at a reduced scale (Pillow's draft mode,
-    in which the JPEG decoder scales while it decodes): a digit needs far fewer pixels than a
-    phone's camera takes, and every pass after the decode grows with the pixel count. An 8,000
-    x 6,000 photo's digit was read in 0.54 s instead of 2.07 s, with the same answers for 40
-    test digits drawn 250 and 1,500 pixels tall on it (README)."""
-    scale = DECODE_SIDE / max(img.size)
-    if scale < 1:  # Pillow's other formats ignore a draft; MPO (a camera's JPEG) takes it too
-        img.draft(img.mode, (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
+    """Have a JPEG decode at ``reduction_factor``'s scale (Pillow's draft mode, in which the
+    JPEG decoder scales while it decodes: less time and memory than reducing afterwards).
+    Pillow's other formats ignore a draft; an MPO (a camera's multi-picture JPEG) takes it."""
+    factor = reduction_factor(img.size)
+    if factor > 1:
+        img.draft(img.mode, (math.ceil(img.size[0] / factor), math.ceil(img.size[1] / factor)))
+
+
+def reduced(img: Image.Image) -> Image.Image:
+    """``img`` averaged over boxes of ``reduction_factor`` pixels square (Pillow's
+    ``reduce``), for what was decoded whole: PNG, HEIC and the others."""
+    factor = reduction_factor(img.size)
+    return img.reduce(factor) if factor > 1 else img
 
 
 def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
@@ -136,12 +154,12 @@ def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
         # A 16-bit PNG's tRNS names one transparent gray value: white paper, as below.
         if isinstance(img.info.get("transparency"), (int, float)):
             gray[values == img.info["transparency"]] = 1
-        return gray
+        return np.array(reduced(Image.fromarray(gray)))  # a copy: Pillow's arrays are read-only
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(canvas, rgba)
-    return np.asarray(img.convert("L"), dtype=np.float32) / 255
+    return np.asarray(reduced(img.convert("L")), dtype=np.float32) / 255
 
 
 def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
