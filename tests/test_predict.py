@@ -551,7 +551,7 @@ def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, mon
 
 
 @pytest.mark.parametrize("fmt", ["MPO", "PNG", "16-bit PNG"])
-def test_every_large_image_reads_reduced_jpegs_in_their_decoder(tmp_path, monkeypatch, fmt):
+def test_large_images_read_reduced_jpegs_in_the_decoder_others_after(tmp_path, monkeypatch, fmt):
     """MPO, the multi-picture JPEG some cameras save, is a JPEG to Pillow's draft mode; a PNG
     (or HEIC, ...) is decoded whole and then reduced, in 8 or 16 bits, and reads as the full
     image does."""

@@ -139,7 +139,7 @@ def decode_reduced(img: Image.Image) -> None:
 
 
 def reduced(img: Image.Image) -> Image.Image:
-    """``img`` averaged over boxes of ``reduction_factor`` pixels square (Pillow's
+    """``img`` averaged over square boxes ``reduction_factor`` pixels a side (Pillow's
     ``reduce``), for what was decoded whole: PNG, HEIC and the others."""
     factor = reduction_factor(img.size)
     return img.reduce(factor) if factor > 1 else img
