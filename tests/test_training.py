@@ -157,6 +157,28 @@ def test_augmentation_keeps_order_range_and_is_seeded():
     np.testing.assert_allclose(out.max(axis=1), images.max(axis=1), rtol=1e-5)
 
 
+#: Every NumPy dispatch target above x86-64's baseline, by the names of NumPy 2.4 and of older
+#: NumPy (unknown names are ignored): its loops then run as on a CPU without them.
+BASELINE_NUMPY = {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR AVX AVX2 "
+                  "FMA3 F16C AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL"}
+
+
+def test_augmentation_gives_the_same_bits_whatever_simd_numpy_may_use():
+    """NumPy's float64 sin and cos differ in the last bits on AVX-512 CPUs (numpy/numpy#23523):
+    augmented batches, and so augmented training, must not depend on the CPU. The batch is
+    made in a process with NumPy's SIMD loops and in one restricted to its baseline ones."""
+    script = ("import hashlib, numpy as np; from mnist_mlp.augment import Augmenter; "
+              "from mnist_mlp.params import AugmentParams; "
+              "p = AugmentParams(enabled=True, max_rotation=90, max_scale=0.2, max_shift=3, "
+              "elastic_alpha=30, elastic_sigma=4); "
+              "x = np.random.default_rng(1).random((512, 784), dtype=np.float32); "
+              "print(hashlib.sha256(Augmenter(p, 0.0, np.random.default_rng(2))(x)).hexdigest())")
+    digests = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              check=True, env={**os.environ, **extra}).stdout
+               for extra in ({}, BASELINE_NUMPY)]
+    assert len(digests[0]) == 65 and digests[0] == digests[1]
+
+
 def test_training_with_augmentation_learns(data):
     result = run(data, augment=AugmentParams(enabled=True, elastic_alpha=6), epochs=5)
     assert result.history[-1]["dev_accuracy"] > 0.9

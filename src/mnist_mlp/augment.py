@@ -9,6 +9,8 @@ the image take the background value, so values stay within the input's range.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.ndimage import gaussian_filter, map_coordinates
 
@@ -35,7 +37,11 @@ class Augmenter:
         # Sampling runs output -> input, so the inverse transform is built directly.
         inv_scale = 1 / rng.uniform(1 - p.max_scale, 1 + p.max_scale, n)
         shift = rng.uniform(-p.max_shift, p.max_shift, (2, n))
-        cos, sin = np.cos(angle) * inv_scale, np.sin(angle) * inv_scale
+        # The C library's sin and cos, not NumPy's: on AVX-512 CPUs NumPy computes float64 sin
+        # and cos with its SVML loops, whose last bits differ from the C library's that it uses
+        # elsewhere (numpy/numpy#23523), so the same seed trained different models there.
+        cos = np.array([math.cos(a) for a in angle]) * inv_scale
+        sin = np.array([math.sin(a) for a in angle]) * inv_scale
         r, c = self._grid[0], self._grid[1]
         src_r = cos[:, None, None] * r - sin[:, None, None] * c
         src_c = sin[:, None, None] * r + cos[:, None, None] * c
