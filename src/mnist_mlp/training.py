@@ -218,13 +218,12 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
         x_batch = np.empty((batch_size, train_split.x.shape[1]), np.float32)
         y_batch = np.empty((batch_size, train_targets.shape[1]), np.float32)
     predicted = np.empty(n, np.intp)  # the epoch's argmax per row, in training order
-    result = TrainResult(model)
+    result = TrainResult(model, blas_threads=threads)
     flat = model.flatten_parameters()  # optimizer steps are a few calls over all parameters
     if model.fused:  # numba's one-time set-up, before the first epoch's clock starts
         compiled.set_up(flat.params[0].dtype)
     observer.started(model, optimizer)
     first_loss = None
-    result.blas_threads = threads
     bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
                disable=progress != "bar")
     # Overflow on the way to divergence is detected and reported below, not warned about.
