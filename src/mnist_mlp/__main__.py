@@ -59,13 +59,41 @@ def compare_command(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mnist_mlp", description=__doc__)
+PREDICT_DESCRIPTION = """\
+Read each image as MNIST's digits were made (grayscale, the paper's shading
+and ruled lines taken out, cropped to the digit, centred by its mass in
+28x28) and print the model's digit and its probability; an image of a number
+gives a line per digit and the number. CSV rows of 784 pixels are read as
+MNIST images; a label before them is scored."""
+
+PREDICT_EXAMPLES = """\
+examples:
+  python -m mnist_mlp predict my_digit.png number.jpg scans/
+  python -m mnist_mlp predict data/raw/test.csv --csv > predictions.csv
+  python -m mnist_mlp predict kaggle/test.csv --kaggle > submission.csv"""
+
+COMPARE_DESCRIPTION = """\
+Write one HTML page that needs no network to view: DVC's plots of the
+revisions (rendered to SVG), their metrics and params side by side, and each
+one's figures."""
+
+COMPARE_EXAMPLES = """\
+examples:
+  python -m mnist_mlp compare                          # HEAD against the workspace
+  python -m mnist_mlp compare HEAD wider -o wider.html # an experiment against HEAD"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_mlp",
+        description="Use the pipeline's trained model on your own images, or compare runs.")
     parser.add_argument("--debug", action="store_true",
                         help=f"show tracebacks for user errors (or set {DEBUG_ENV}=1)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    predict = commands.add_parser("predict", help="predict digits in images or CSV rows")
+    predict = commands.add_parser(
+        "predict", help="predict digits in images or CSV rows", description=PREDICT_DESCRIPTION,
+        epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/HEIC/... images, CSV files of 784 "
                          "pixels (optionally after a label, then scored) per row, or "
                          "directories of them")
@@ -80,14 +108,19 @@ def main(argv: list[str] | None = None) -> None:
                         "submission for the rows of one CSV file: ImageId (from 1),Label")
     predict.set_defaults(func=predict_command)
 
-    compare = commands.add_parser("compare", help="one offline HTML page comparing revisions "
-                                  "and experiments: plots, metrics, params, figures")
+    compare = commands.add_parser(
+        "compare", help="one offline HTML page comparing revisions and experiments: plots, "
+        "metrics, params, figures", description=COMPARE_DESCRIPTION, epilog=COMPARE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     compare.add_argument("revisions", nargs="*", help="git revisions or experiment names "
                          "(default: HEAD and the workspace)")
     compare.add_argument("-o", "--output", default="comparison.html", help="default: %(default)s")
     compare.set_defaults(func=compare_command)
+    return parser
 
-    run(lambda args: args.func(args), parser, argv)
+
+def main(argv: list[str] | None = None) -> None:
+    run(lambda args: args.func(args), build_parser(), argv)
 
 
 if __name__ == "__main__":
