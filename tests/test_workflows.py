@@ -87,6 +87,31 @@ def test_offline_comparison_page(baseline):
     render_in_chromium(out, d)
 
 
+
+def workspace_files(d: Path) -> dict[str, bytes]:
+    paths = [d / "params.yaml", d / "data/model/model.npz", *sorted((d / "reports").rglob("*"))]
+    return {str(p.relative_to(d)): p.read_bytes() for p in paths if p.is_file()}
+
+
+def test_a_failed_experiment_in_the_workspace_and_in_a_temporary_copy(baseline):
+    """As the README says: a failing `dvc exp run` removes the failed stage's outputs and leaves
+    params.yaml changed, which git checkout and dvc checkout undo; with --temp it runs in a copy
+    and the workspace stays as it was."""
+    d, env, dvc = baseline
+    committed = workspace_files(d)
+    for temp in (["--temp"], []):
+        failed = subprocess.run([*dvc, "exp", "run", *temp, "-S", "train.lr=-1"], cwd=d,
+                                env=env, capture_output=True, text=True)
+        assert failed.returncode != 0
+        assert "invalid params: train.lr = -1" in failed.stdout + failed.stderr, failed.stdout[-2000:]
+        if temp:
+            assert workspace_files(d) == committed
+    assert not (d / "data/model/model.npz").exists()
+    assert "lr: -1" in (d / "params.yaml").read_text()
+    sh(d, "git", "checkout", "params.yaml", "reports", env=env)
+    sh(d, *dvc, "checkout", env=env)
+    assert workspace_files(d) == committed
+
 def test_comparison_outside_a_repository_is_one_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "-o",
                              str(tmp_path / "cmp.html")], cwd=tmp_path, capture_output=True,
