@@ -2,9 +2,10 @@
 under a shadow, a vignette, noise or JPEG compression, clean renders at several sizes, and
 numbers of two to four test digits side by side.
 
-Each image goes through `predict`'s own preparation (``predict.to_mnist_digits``) and the
-model; the table gives the share read right (every digit, and no more), how many images held
-"no digit" and how many were read with another count of digits than they hold.
+Each image goes through `predict`'s own preparation (``predict.to_mnist_digits``, with the
+model's reading to part digits written close together) and the model; the table gives the
+share read right (every digit, and no more), how many images held "no digit" and how many
+were read with another count of digits than they hold.
 
     .venv/bin/python experiments/photos.py [--model data/model/model.npz]
         [--test data/prepared/test.npz] [--digits 200]
@@ -317,6 +318,11 @@ def main() -> None:
         "3 digits in pen, strokes 1.2%, 25% apart": (3, lambda ps, i: pen_number(ps, 0.25)),
         "4 digits, 30% apart, JPEG 70": (4, lambda ps, i: apply(
             number_on_paper(ps, 0.3, i), [jpeg(70)], i)),
+        "2 digits, 5% apart": (2, lambda ps, i: number_on_paper(ps, 0.05, i)),
+        "3 digits, 4% apart, shadow, noise": (3, lambda ps, i: apply(
+            number_on_paper(ps, 0.04, i), [shadow(0.3), noise(0.03)], i)),
+        "3 digits in pen, strokes 1.2%, 8% apart": (3, lambda ps, i: pen_number(ps, 0.08)),
+        "2 digits, 2% apart": (2, lambda ps, i: number_on_paper(ps, 0.02, i)),
     }
     cases.update({name: (1, lambda ps, i, draw=draw: draw(ps[0], i))
                   for name, draw in cases.items()})
@@ -324,21 +330,24 @@ def main() -> None:
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
           f"({len(labels)} images each; miscount: read with another count of digits)")
     pixels = np.clip(digits, 0, 1)
+
+    def read(fields: np.ndarray) -> np.ndarray:
+        return model.predict_proba(norm.apply(fields))
+
     for name, (count, draw) in cases.items():
         right = blank = miscount = 0
         for index in range(len(labels)):
             held = [(index + k) % len(labels) for k in range(count)]
             try:
                 prepared = to_mnist_digits(np.clip(draw(pixels[held], index), 0, 1)
-                                           .astype(np.float32))
+                                           .astype(np.float32), read=read)
             except ImageError:
                 blank += 1
                 continue
             if len(prepared) != count:
                 miscount += 1
                 continue
-            read = model.predict_proba(norm.apply(prepared)).argmax(axis=1)
-            right += bool(np.array_equal(read, labels[held]))
+            right += bool(np.array_equal(read(prepared).argmax(axis=1), labels[held]))
         print(f"{name:44s} {right / len(labels):7.1%} {blank:9d} {miscount:9d}")
 
 

@@ -354,15 +354,21 @@ def drawn_number(digits, gap=40, paper=(80, 80)):
     return np.asarray(img, np.float32) / 255
 
 
-@pytest.mark.parametrize("digits, gap", [((1, 7), 40), ((7, 0, 1), 25), ((0, 7, 0, 1), 60)])
-def test_a_number_reads_as_its_digits_each_as_if_alone(digits, gap):
-    got = to_mnist_digits(drawn_number(digits, gap)).astype(int)
-    assert got.shape == (len(digits), 784)
+def assert_each_as_if_alone(got, digits):
+    """Each MNIST image of ``got`` is, within a pixel and a little shading, the digit of
+    ``digits`` drawn alone."""
     for field, digit in zip(got, digits):
         alone = to_mnist(drawn_number([digit])).astype(int)
         assert abs(np.subtract(ink_box(field.reshape(28, 28)),
                                ink_box(alone.reshape(28, 28)))).max() <= 1
         assert np.abs(field - alone).mean() < 8, digit
+
+
+@pytest.mark.parametrize("digits, gap", [((1, 7), 40), ((7, 0, 1), 25), ((0, 7, 0, 1), 60)])
+def test_a_number_reads_as_its_digits_each_as_if_alone(digits, gap):
+    got = to_mnist_digits(drawn_number(digits, gap)).astype(int)
+    assert got.shape == (len(digits), 784)
+    assert_each_as_if_alone(got, digits)
 
 
 def test_a_stroke_apart_in_a_number_goes_with_the_digit_beside_it():
@@ -408,6 +414,83 @@ def test_ink_that_is_not_a_second_digit_leaves_one_digit(extra):
     assert got.shape == (1, 784)
     np.testing.assert_array_equal(got[0], to_mnist(image))
 
+
+
+def reader(digit=0.9, whole=0.3):
+    """A stand-in for the model's reading, by shape alone: an image whose ink is at most 0.7
+    times as wide as tall (one of drawn_number's digits) reads ``digit``, a wider one (digits
+    squeezed into one box) ``whole``. Counts the images it reads."""
+    def read(fields):
+        read.seen += len(fields)
+        boxes = [ink_box(f.reshape(28, 28)) for f in fields]
+        narrow = [right - left + 1 <= 0.7 * (bottom - top + 1)
+                  for top, bottom, left, right in boxes]
+        p = np.where(narrow, digit, whole)
+        return np.column_stack([p, *[(1 - p) / 9] * 9])
+    read.seen = 0
+    return read
+
+
+@pytest.mark.parametrize("digits, gap", [((0, 0), -12), ((1, 7), -30), ((0, 0, 0), -12)])
+def test_digits_written_close_part_where_the_pieces_read_better(digits, gap):
+    """Ink 6-7 pixels apart, ~4% of the digits' height, under digit_columns's 10%: one digit
+    without the model's reading, and with it each digit as if alone."""
+    image = drawn_number(digits, gap)
+    assert to_mnist_digits(image).shape == (1, 784)
+    got = to_mnist_digits(image, read=reader()).astype(int)
+    assert got.shape == (len(digits), 784)
+    assert_each_as_if_alone(got, digits)
+
+
+@pytest.mark.parametrize("read, why", [
+    (reader(digit=0.5, whole=0.9), "the whole reads better"),
+    (reader(digit=0.55, whole=0.1), "a piece reads under CLOSE_DIGIT_PROBABILITY"),
+])
+def test_close_pieces_stay_one_digit_unless_each_reads_as_a_digit_better(read, why):
+    image = drawn_number((0, 0), -12)
+    got = to_mnist_digits(image, read=read)
+    np.testing.assert_array_equal(got, to_mnist(image)[None, :], err_msg=why)
+
+
+def test_close_digits_need_a_gap_of_close_gap_and_pieces_as_tall_as_digits():
+    """Columns free of ink under CLOSE_GAP (2.5%) of the height are no gap, and a piece under
+    0.7 times the ink's height (a 7's bar apart) is no digit, however the pieces read; a number
+    without any such gap is not read by the model more than digit_columns's parts need."""
+    read = reader()
+    narrow = drawn_number((7, 0), 0)  # ink 2 pixels apart, of 166 rows
+    np.testing.assert_array_equal(to_mnist_digits(narrow, read=read), to_mnist(narrow)[None, :])
+    assert read.seen == 0
+    low = drawn_number([7], paper=(80, 200))
+    low[90:110, 150:190] = 0  # a bar 10 px left of the seven's own, 20 rows tall
+    np.testing.assert_array_equal(to_mnist_digits(low, read=read), to_mnist(low)[None, :])
+    assert read.seen == 0
+    apart = drawn_number((1, 7), 40)
+    reference = to_mnist_digits(apart)
+    np.testing.assert_array_equal(to_mnist_digits(apart, read=read), reference)
+    assert read.seen == 0
+
+
+def test_predict_files_parts_close_digits_with_the_models_reading(finished, tmp_path,
+                                                                  monkeypatch):
+    """predict_files hands to_mnist_digits the model's own reading: the probabilities of the
+    model file for the normalized images."""
+    Image.fromarray((drawn_number((0, 0), -12) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    model_path = finished / "m/model.npz"
+    seen = {}
+    real = predict.to_mnist_digits
+
+    def spy(gray, source="image", read=None):
+        seen["read"] = read
+        return real(gray, source, read)
+
+    monkeypatch.setattr(predict, "to_mnist_digits", spy)
+    predictions, failures = predict.predict_files([str(tmp_path / "n.png")], model_path)
+    assert not failures and seen["read"] is not None
+    model, info = predict.load_model(model_path)
+    fields = to_mnist_digits(drawn_number((1, 7), 40))
+    np.testing.assert_array_equal(
+        seen["read"](fields),
+        model.predict_proba(predict.Normalization(**info["normalization"]).apply(fields)))
 
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
@@ -796,6 +879,6 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 49 and rows[0].startswith("photo: clean")
-    assert rows[-1].startswith("4 digits")
+    assert len(rows) == 53 and rows[0].startswith("photo: clean")
+    assert rows[-1].startswith("2 digits, 2% apart")
     assert all(row.split()[-3].endswith("%") for row in rows)

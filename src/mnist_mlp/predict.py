@@ -9,13 +9,16 @@ paper's own level, shadows and vignettes included (``paper_level``), its noise
 (``noise_floor``), the lines of ruled or grid paper (``take_out_ruled_lines``) and specks away
 from the digit (``digit_box``); a pen's thin strokes are widened to MNIST's
 (``with_mnist_strokes``). A number written left to right is read digit by digit
-(``digit_columns``).
+(``digit_columns``; digits written closer are parted where the model reads the pieces as
+digits, ``close_digits``).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -180,19 +183,31 @@ def to_mnist(gray: np.ndarray, source: str = "image") -> np.ndarray:
     return mnist_field(ink[digit_box(ink)])
 
 
-def to_mnist_digits(gray: np.ndarray, source: str = "image") -> np.ndarray:
+def to_mnist_digits(gray: np.ndarray, source: str = "image",
+                    read: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Grayscale (h, w) in [0, 1] -> MNIST-style uint8 (n, 784): the digits of a number
     written left to right (``digit_columns``), each as ``to_mnist`` makes one; for a single
-    digit, ``to_mnist``'s image alone."""
+    digit, ``to_mnist``'s image alone. With ``read`` (MNIST-style images (n, 784) -> the
+    model's probabilities (n, 10)), digits closer than ``digit_columns`` parts them are parted
+    too, where the model reads the pieces better (``close_digits``)."""
     ink = digit_ink(gray, source)
     preview = shrunk(ink, PREVIEW_SIDE)  # shared: a 48-MP photo's took ~0.1 s to make
-    columns = digit_columns(preview)
-    if not columns:
-        return mnist_field(ink[digit_box(ink, preview)])[None, :]
-    fields = []
-    for crop in (ink[digit_box(ink, preview, cols)] for cols in columns):
-        fields.append(mnist_field(crop / crop.max()))  # each digit as dark as MNIST's
-    return np.stack(fields)
+    fields = {}  # columns of the preview -> the MNIST image of the ink in them
+
+    def field(cols: slice) -> np.ndarray:
+        if (cols.start, cols.stop) not in fields:
+            if cols == whole:  # one digit: as to_mnist makes it
+                fields[cols.start, cols.stop] = mnist_field(ink[digit_box(ink, preview)])
+            else:
+                crop = ink[digit_box(ink, preview, cols)]
+                fields[cols.start, cols.stop] = mnist_field(crop / crop.max())  # as dark as MNIST
+        return fields[cols.start, cols.stop]
+
+    whole = slice(0, preview.shape[1])
+    columns = digit_columns(preview) or [whole]
+    if read is not None:
+        columns = [digit for cols in columns for digit in close_digits(preview, cols, field, read)]
+    return np.stack([field(cols) for cols in columns])
 
 
 def digit_ink(gray: np.ndarray, source: str) -> np.ndarray:
@@ -333,6 +348,80 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
         starts[nearest] = min(starts[nearest], cols.start)
         stops[nearest] = max(stops[nearest], cols.stop)
     return [slice(start, stop) for start, stop in zip(starts, stops)]
+
+
+#: Narrower columns free of ink may still part two digits written close together: from this
+#: share of the ink's height. photos.py's pen-drawn digits break at gaps of 0.4-10% of their
+#: height; from 2.5% on, with the reading below, 1-2 of 200 at each stroke width read as two
+#: digits (0-1 before); two digits 5% of their height apart read 96.5% right (0% before).
+CLOSE_GAP = 0.025
+#: Each digit parted at such gaps must read with this probability or more, and the digits'
+#: mean log probability must beat the whole part's. The committed model (label smoothing 0.1)
+#: reads a clean digit at ~0.9 and two digits squeezed into one box at 0.2-0.8; where parting
+#: a pen-drawn digit beat its whole reading on the mean alone (7 of 400), its weakest piece
+#: read 0.32-0.79, six of them under 0.65.
+CLOSE_DIGIT_PROBABILITY = 0.6
+#: Each such digit's least share of the part's ink (a 1 in a number of four holds ~8%).
+CLOSE_DIGIT_INK = 0.05
+#: Parts with more pieces between such gaps are left whole (2^(n-1) ways to part n pieces).
+CLOSE_MAX_PIECES = 8
+
+
+def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], np.ndarray],
+                 read: Callable[[np.ndarray], np.ndarray]) -> list[slice]:
+    """``columns`` (of ``preview``: one part that ``digit_columns`` found, or the whole ink)
+    as the columns of each digit in it, parted at columns free of ink ``CLOSE_GAP`` of its
+    height wide or wider. Of every way to part it whose digits are each 0.7 times as tall as
+    the part (``DIGIT_HEIGHTS``) or taller, hold ``CLOSE_DIGIT_INK`` of its ink or more and
+    read with ``CLOSE_DIGIT_PROBABILITY`` or more,
+    the one whose digits read with the highest mean log probability wins, if that beats the
+    whole part's reading (``field``: columns -> MNIST image; ``read``: images -> the model's
+    probabilities)."""
+    inked = preview[:, columns] > 0.1 * preview.max()
+    rows = np.flatnonzero(inked.any(axis=1))
+    least = max(1, round(CLOSE_GAP * (rows[-1] + 1 - rows[0])))
+    free = np.flatnonzero(np.diff(np.concatenate([[0], ~inked.any(axis=0), [0]]).astype(np.int8)))
+    gaps = [(start, stop) for start, stop in zip(free[::2], free[1::2])
+            if start > 0 and stop < inked.shape[1] and stop - start >= least]
+    if not gaps or len(gaps) >= CLOSE_MAX_PIECES:
+        return [columns]
+    # The pieces between the gaps; a digit is a run of them, pieces i to j - 1, as tall as the
+    # part's ink but for DIGIT_HEIGHTS's least share and with CLOSE_DIGIT_INK of its ink.
+    starts = [0, *(stop for _, stop in gaps)]
+    stops = [*(start for start, _ in gaps), inked.shape[1]]
+    ink = np.where(inked, preview[:, columns], 0)
+    least_height = DIGIT_HEIGHTS[0] * (rows[-1] + 1 - rows[0])
+    least_ink = CLOSE_DIGIT_INK * float(ink.sum())
+    runs = set()
+    for i, j in itertools.combinations(range(len(starts) + 1), 2):
+        band_rows = np.flatnonzero(inked[:, starts[i]:stops[j - 1]].any(axis=1))
+        if (band_rows[-1] + 1 - band_rows[0] >= least_height
+                and ink[:, starts[i]:stops[j - 1]].sum() >= least_ink):
+            runs.add((i, j))
+
+    def cols(i: int, j: int) -> slice:
+        return slice(columns.start + starts[i], columns.start + stops[j - 1])
+
+    partings = []
+    for cuts in itertools.product((False, True), repeat=len(gaps)):
+        ends = [0, *(i + 1 for i, cut in enumerate(cuts) if cut), len(starts)]
+        digits = list(zip(ends[:-1], ends[1:]))
+        if len(digits) > 1 and all(d in runs for d in digits):
+            partings.append(digits)
+    if not partings:
+        return [columns]
+    pieces = sorted({d for digits in partings for d in digits})
+    with np.errstate(divide="ignore"):  # a probability of 0 reads as log 0 = -inf
+        log_p = dict(zip(pieces, np.log(read(np.stack([field(cols(*d)) for d in pieces])).max(
+            axis=1).astype(np.float64))))
+        whole_log_p = float(np.log(read(field(columns)[None]).max()))
+    floor = math.log(CLOSE_DIGIT_PROBABILITY)
+    scored = [(sum(log_p[d] for d in digits) / len(digits), digits) for digits in partings
+              if min(log_p[d] for d in digits) >= floor]
+    if not scored:
+        return [columns]
+    mean, digits = max(scored, key=lambda scored_parting: scored_parting[0])
+    return [cols(*d) for d in digits] if mean > whole_log_p else [columns]
 
 
 def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
@@ -690,6 +779,9 @@ def predict_files(paths: list[str], model_path: str | Path
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
+    def read(fields: np.ndarray) -> np.ndarray:
+        return model.predict_proba(norm.apply(fields))
+
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
         try:
@@ -698,7 +790,7 @@ def predict_files(paths: list[str], model_path: str | Path
                 rows, row_labels = read_pixel_csv(path)
                 names = [f"{path}:row{i + 1}" for i in range(len(rows))]
             else:
-                rows, row_labels = to_mnist_digits(load_image(path), str(path)), None
+                rows, row_labels = to_mnist_digits(load_image(path), str(path), read), None
                 names = [str(path)]
                 if len(rows) > 1:
                     names = [f"{path}:digit{i + 1}" for i in range(len(rows))]
@@ -712,7 +804,7 @@ def predict_files(paths: list[str], model_path: str | Path
         numbers += of_number or [None] * len(rows)
     if not pixels:
         return [], failures
-    probabilities = model.predict_proba(norm.apply(np.concatenate(pixels)))
+    probabilities = read(np.concatenate(pixels))
     return [Prediction(source, int(p.argmax()), p, label, number)
             for source, p, label, number in zip(sources, probabilities, labels, numbers)
             ], failures
