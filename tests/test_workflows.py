@@ -103,7 +103,8 @@ def test_a_failed_experiment_in_the_workspace_and_in_a_temporary_copy(baseline):
         failed = subprocess.run([*dvc, "exp", "run", *temp, "-S", "train.lr=-1"], cwd=d,
                                 env=env, capture_output=True, text=True)
         assert failed.returncode != 0
-        assert "invalid params: train.lr = -1" in failed.stdout + failed.stderr, failed.stdout[-2000:]
+        output = failed.stdout + failed.stderr
+        assert "invalid params: train.lr = -1" in output, output[-2000:]
         if temp:
             assert workspace_files(d) == committed
     assert not (d / "data/model/model.npz").exists()

@@ -192,6 +192,7 @@ def to_mnist_digits(gray: np.ndarray, source: str = "image",
     too, where the model reads the pieces better (``close_digits``)."""
     ink = digit_ink(gray, source)
     preview = shrunk(ink, PREVIEW_SIDE)  # shared: a 48-MP photo's took ~0.1 s to make
+    whole = slice(0, preview.shape[1])
     fields = {}  # columns of the preview -> the MNIST image of the ink in them
 
     def field(cols: slice) -> np.ndarray:
@@ -203,7 +204,6 @@ def to_mnist_digits(gray: np.ndarray, source: str = "image",
                 fields[cols.start, cols.stop] = mnist_field(crop / crop.max())  # as dark as MNIST
         return fields[cols.start, cols.stop]
 
-    whole = slice(0, preview.shape[1])
     columns = digit_columns(preview) or [whole]
     if read is not None:
         columns = [digit for cols in columns for digit in close_digits(preview, cols, field, read)]
@@ -361,7 +361,7 @@ CLOSE_GAP = 0.025
 #: a pen-drawn digit beat its whole reading on the mean alone (7 of 400), its weakest piece
 #: read 0.32-0.79, six of them under 0.65.
 CLOSE_DIGIT_PROBABILITY = 0.6
-#: Each such digit's least share of the part's ink (a 1 in a number of four holds ~8%).
+#: Each such digit's least share of the part's ink.
 CLOSE_DIGIT_INK = 0.05
 #: Parts with more pieces between such gaps are left whole (2^(n-1) ways to part n pieces).
 CLOSE_MAX_PIECES = 8
@@ -373,10 +373,9 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     as the columns of each digit in it, parted at columns free of ink ``CLOSE_GAP`` of its
     height wide or wider. Of every way to part it whose digits are each 0.7 times as tall as
     the part (``DIGIT_HEIGHTS``) or taller, hold ``CLOSE_DIGIT_INK`` of its ink or more and
-    read with ``CLOSE_DIGIT_PROBABILITY`` or more,
-    the one whose digits read with the highest mean log probability wins, if that beats the
-    whole part's reading (``field``: columns -> MNIST image; ``read``: images -> the model's
-    probabilities)."""
+    read with ``CLOSE_DIGIT_PROBABILITY`` or more, the one whose digits read with the highest
+    mean log probability wins, if that beats the whole part's reading (``field``: columns ->
+    MNIST image; ``read``: images -> the model's probabilities)."""
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     least = max(1, round(CLOSE_GAP * (rows[-1] + 1 - rows[0])))
@@ -779,6 +778,7 @@ def predict_files(paths: list[str], model_path: str | Path
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{model_path}: unreadable 'normalization' in the model's info "
                              f"({exc})") from None
+
     def read(fields: np.ndarray) -> np.ndarray:
         return model.predict_proba(norm.apply(fields))
 
