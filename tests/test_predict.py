@@ -415,7 +415,6 @@ def test_ink_that_is_not_a_second_digit_leaves_one_digit(extra):
     np.testing.assert_array_equal(got[0], to_mnist(image))
 
 
-
 def reader(digit=0.9, whole=0.3):
     """A stand-in for the model's reading, by shape alone: an image whose ink is at most 0.7
     times as wide as tall (one of drawn_number's digits) reads ``digit``, a wider one (digits
@@ -491,6 +490,7 @@ def test_predict_files_parts_close_digits_with_the_models_reading(finished, tmp_
     np.testing.assert_array_equal(
         seen["read"](fields),
         model.predict_proba(predict.Normalization(**info["normalization"]).apply(fields)))
+
 
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
