@@ -323,12 +323,11 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     inked = preview > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
-    bands = np.flatnonzero(np.diff(np.concatenate(
-        [[0], binary_dilation(inked.any(axis=0), iterations=reach).astype(np.int8), [0]])))
-    if len(bands) <= 2:
+    bands = true_runs(binary_dilation(inked.any(axis=0), iterations=reach))
+    if len(bands) <= 1:
         return []
     parts = []  # (columns, ink, first row, last row + 1) of each band of inked columns
-    for start, stop in zip(bands[::2], bands[1::2]):
+    for start, stop in bands:
         band = inked[:, start:stop]
         rows = np.flatnonzero(band.any(axis=1))
         parts.append((slice(start, stop), float(preview[:, start:stop][band].sum()),
@@ -379,8 +378,7 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     least = max(1, round(CLOSE_GAP * (rows[-1] + 1 - rows[0])))
-    free = np.flatnonzero(np.diff(np.concatenate([[0], ~inked.any(axis=0), [0]]).astype(np.int8)))
-    gaps = [(start, stop) for start, stop in zip(free[::2], free[1::2])
+    gaps = [(start, stop) for start, stop in true_runs(~inked.any(axis=0))
             if start > 0 and stop < inked.shape[1] and stop - start >= least]
     if not gaps or len(gaps) >= CLOSE_MAX_PIECES:
         return [columns]
@@ -410,10 +408,10 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     if not partings:
         return [columns]
     pieces = sorted({d for digits in partings for d in digits})
+    images = np.stack([field(columns), *(field(cols(*d)) for d in pieces)])
     with np.errstate(divide="ignore"):  # a probability of 0 reads as log 0 = -inf
-        log_p = dict(zip(pieces, np.log(read(np.stack([field(cols(*d)) for d in pieces])).max(
-            axis=1).astype(np.float64))))
-        whole_log_p = float(np.log(read(field(columns)[None]).max()))
+        whole_log_p, *pieces_log_p = np.log(read(images).max(axis=1)).astype(np.float64)
+    log_p = dict(zip(pieces, pieces_log_p))
     floor = math.log(CLOSE_DIGIT_PROBABILITY)
     scored = [(sum(log_p[d] for d in digits) / len(digits), digits) for digits in partings
               if min(log_p[d] for d in digits) >= floor]
@@ -421,6 +419,12 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         return [columns]
     mean, digits = max(scored, key=lambda scored_parting: scored_parting[0])
     return [cols(*d) for d in digits] if mean > whole_log_p else [columns]
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True in the 1-D ``mask``, left to right."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
 def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
