@@ -322,6 +322,7 @@ def main() -> None:
         "3 digits, 4% apart, shadow, noise": (3, lambda ps, i: apply(
             number_on_paper(ps, 0.04, i), [shadow(0.3), noise(0.03)], i)),
         "3 digits in pen, strokes 1.2%, 8% apart": (3, lambda ps, i: pen_number(ps, 0.08)),
+        "3 digits in pen, strokes 1.2%, 5% apart": (3, lambda ps, i: pen_number(ps, 0.05)),
         "2 digits, 2% apart": (2, lambda ps, i: number_on_paper(ps, 0.02, i)),
     }
     cases.update({name: (1, lambda ps, i, draw=draw: draw(ps[0], i))

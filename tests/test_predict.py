@@ -451,6 +451,32 @@ def test_close_pieces_stay_one_digit_unless_each_reads_as_a_digit_better(read, w
     np.testing.assert_array_equal(got, to_mnist(image)[None, :], err_msg=why)
 
 
+def test_close_digits_a_wide_gap_apart_part_however_low_each_reads():
+    """Ink ~11 pixels apart, ~7% of the digits' height (over CLOSE_WIDE_GAP, under
+    digit_columns's 10%): pieces that read under CLOSE_DIGIT_PROBABILITY part the number if
+    their mean beats the whole's, and not if it does not."""
+    image = drawn_number((0, 0), -8)
+    got = to_mnist_digits(image, read=reader(digit=0.4, whole=0.1)).astype(int)
+    assert got.shape == (2, 784)
+    assert_each_as_if_alone(got, (0, 0))
+    np.testing.assert_array_equal(to_mnist_digits(image, read=reader(digit=0.4, whole=0.5)),
+                                  to_mnist(image)[None, :])
+
+
+def test_close_digits_with_many_gaps_part_at_the_wide_ones():
+    """Two zeros ~7% of their height apart, each broken by four narrow gaps (~3%): with more
+    gaps than CLOSE_MAX_PIECES allows, the number is parted at its wide gaps alone."""
+    image = drawn_number((0, 0), -8)
+    for left in (80, 180):
+        for k in range(4):
+            image[:, left + 22 + 12 * k:left + 27 + 12 * k] = 1
+    got = to_mnist_digits(image, read=reader()).astype(int)
+    assert got.shape == (2, 784)
+    for field in got:  # each a broken zero: as tall as the number, half as wide
+        top, bottom, left, right = ink_box(field.reshape(28, 28))
+        assert bottom - top + 1 == 20 and 8 <= right - left + 1 <= 12
+
+
 def test_close_digits_need_a_gap_of_close_gap_and_pieces_as_tall_as_digits():
     """Columns free of ink under CLOSE_GAP (2.5%) of the height are no gap, and a piece under
     0.7 times the ink's height (a 7's bar apart) is no digit, however the pieces read; a number
@@ -879,6 +905,6 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
                             cwd=finished, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()[1:]
-    assert len(rows) == 53 and rows[0].startswith("photo: clean")
+    assert len(rows) == 54 and rows[0].startswith("photo: clean")
     assert rows[-1].startswith("2 digits, 2% apart")
     assert all(row.split()[-3].endswith("%") for row in rows)
