@@ -8,7 +8,7 @@ share read right (every digit, and no more), how many images held "no digit" and
 were read with another count of digits than they hold.
 
     .venv/bin/python experiments/photos.py [--model data/model/model.npz]
-        [--test data/prepared/test.npz] [--digits 200]
+        [--test data/prepared/test.npz] [--digits 200] [--jobs N]
 
 Needs a trained model and the prepared test split (`make repro`).
 """
@@ -17,11 +17,17 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache, partial
+from multiprocessing import get_context
 
 import numpy as np
 from PIL import Image
 from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_filter,
                            grey_dilation, maximum_filter)
+from threadpoolctl import threadpool_limits
 
 from mnist_mlp.nn import load_model
 from mnist_mlp.predict import ImageError, perspective_map, to_mnist_digits
@@ -252,12 +258,30 @@ def main() -> None:
     parser.add_argument("--model", default="data/model/model.npz")
     parser.add_argument("--test", default="data/prepared/test.npz")
     parser.add_argument("--digits", type=int, default=200, help="test digits per row")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="rows read at once, each in its own process (default: one per CPU)")
     args = parser.parse_args()
-    model, info = load_model(args.model)
-    norm = Normalization(**info["normalization"])
-    test = load_split(args.test)
-    digits = test.x[:args.digits] * test.normalization.std + test.normalization.mean
-    labels = test.y[:args.digits]
+    names = list(cases())
+    print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
+          f"({args.digits} images each; miscount: read with another count of digits)")
+    rows = partial(score, model_path=args.model, test_path=args.test, digits=args.digits)
+    if args.jobs > 1:  # spawned, not forked: a fork copies numba's and OpenBLAS's threads' state
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"),
+                                 initializer=threadpool_limits, initargs=(1,)) as pool:
+            for name, result in zip(names, pool.map(rows, names)):
+                print_row(name, *result)
+    else:
+        for name in names:
+            print_row(name, *rows(name))
+
+
+def print_row(name: str, right: int, blank: int, miscount: int, images: int) -> None:
+    print(f"{name:44s} {right / images:7.1%} {blank:9d} {miscount:9d}", flush=True)
+
+
+def cases() -> dict[str, tuple[int, Callable[[np.ndarray, int], np.ndarray]]]:
+    """Each row's name -> (how many test digits an image holds, (their pixels (n, 784), the
+    image's index) -> the photo)."""
     cases = {f"photo: {name}": (lambda p, i, steps=steps: apply(on_paper(p), steps, i))
              for name, steps in PHOTOS.items()}
     cases["dim paper (40% of white), shadow"] = lambda p, i: apply(
@@ -328,28 +352,44 @@ def main() -> None:
     cases.update({name: (1, lambda ps, i, draw=draw: draw(ps[0], i))
                   for name, draw in cases.items()})
     cases.update(numbers)
-    print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
-          f"({len(labels)} images each; miscount: read with another count of digits)")
-    pixels = np.clip(digits, 0, 1)
+    return cases
+
+
+@cache
+def loaded(model_path: str, test_path: str, digits: int):
+    """The model's reading, and the first ``digits`` test digits' pixels in [0, 1] and labels:
+    once per process."""
+    model, info = load_model(model_path)
+    norm = Normalization(**info["normalization"])
+    test = load_split(test_path)
+    pixels = test.x[:digits] * test.normalization.std + test.normalization.mean
 
     def read(fields: np.ndarray) -> np.ndarray:
         return model.predict_proba(norm.apply(fields))
 
-    for name, (count, draw) in cases.items():
-        right = blank = miscount = 0
-        for index in range(len(labels)):
-            held = [(index + k) % len(labels) for k in range(count)]
-            try:
-                prepared = to_mnist_digits(np.clip(draw(pixels[held], index), 0, 1)
-                                           .astype(np.float32), read=read)
-            except ImageError:
-                blank += 1
-                continue
-            if len(prepared) != count:
-                miscount += 1
-                continue
-            right += bool(np.array_equal(read(prepared).argmax(axis=1), labels[held]))
-        print(f"{name:44s} {right / len(labels):7.1%} {blank:9d} {miscount:9d}")
+    return read, np.clip(pixels, 0, 1), test.y[:digits]
+
+
+def score(name: str, model_path: str, test_path: str,
+          digits: int) -> tuple[int, int, int, int]:
+    """One row: how many of its images read right, held no digit or held another count, and
+    how many there are."""
+    read, pixels, labels = loaded(model_path, test_path, digits)
+    count, draw = cases()[name]
+    right = blank = miscount = 0
+    for index in range(len(labels)):
+        held = [(index + k) % len(labels) for k in range(count)]
+        try:
+            prepared = to_mnist_digits(np.clip(draw(pixels[held], index), 0, 1)
+                                       .astype(np.float32), read=read)
+        except ImageError:
+            blank += 1
+            continue
+        if len(prepared) != count:
+            miscount += 1
+            continue
+        right += bool(np.array_equal(read(prepared).argmax(axis=1), labels[held]))
+    return right, blank, miscount, len(labels)
 
 
 def apply(photo: np.ndarray, steps, index: int) -> np.ndarray:
