@@ -265,7 +265,8 @@ def main() -> None:
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
           f"({args.digits} images each; miscount: read with another count of digits)")
     rows = partial(score, model_path=args.model, test_path=args.test, digits=args.digits)
-    if args.jobs > 1:  # spawned, not forked: a fork copies numba's and OpenBLAS's threads' state
+    # Spawned, not forked: a forked child inherits OpenBLAS's and numba's pools, not their threads.
+    if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"),
                                  initializer=threadpool_limits, initargs=(1,)) as pool:
             for name, result in zip(names, pool.map(rows, names)):
