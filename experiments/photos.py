@@ -29,6 +29,7 @@ from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_fil
                            grey_dilation, maximum_filter)
 from threadpoolctl import threadpool_limits
 
+from mnist_mlp.errors import UserError
 from mnist_mlp.nn import load_model
 from mnist_mlp.predict import ImageError, perspective_map, to_mnist_digits
 from mnist_mlp.splits import Normalization, load_split
@@ -261,6 +262,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="rows read at once, each in its own process (default: one per CPU)")
     args = parser.parse_args()
+    try:  # a missing or unreadable file: one line, before any process starts
+        loaded(args.model, args.test, args.digits)
+    except UserError as exc:
+        parser.exit(1, f"error: {exc}\n")
     names = list(cases())
     print(f"{'images':44s} {'right':>7s} {'no digit':>9s} {'miscount':>9s}  "
           f"({args.digits} images each; miscount: read with another count of digits)")

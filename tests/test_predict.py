@@ -908,3 +908,10 @@ def test_photos_experiment_runs_on_a_trained_model(finished):
     assert len(rows) == 54 and rows[0].startswith("photo: clean")
     assert rows[-1].startswith("2 digits, 2% apart")
     assert all(row.split()[-3].endswith("%") for row in rows)
+
+
+def test_photos_experiment_without_a_model_is_one_clear_error(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "experiments/photos.py"), "--model",
+                             "nosuch.npz"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == "error: nosuch.npz: file not found (run the stage that writes it)\n"
