@@ -351,7 +351,7 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
 
 #: Narrower columns free of ink may still part two digits written close together: from this
 #: share of the ink's height. photos.py's pen-drawn digits break at gaps of 0.4-10% of their
-#: height; from 2.5% on, with the reading below, 1-4 of 200 at each stroke width read as two
+#: height; from 2.5% on, with the reading below, 2-4 of 200 at each stroke width read as two
 #: digits (0-1 without it); two digits 5% of their height apart read 97.0% right (0% without).
 CLOSE_GAP = 0.025
 #: Each digit parted at such gaps must read with this probability or more, and the digits'
@@ -448,14 +448,20 @@ def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
                  for part, size, preview_size in zip(box, shape, preview_shape))
 
 
-#: Stroke width over the digit's longer side: MNIST's median, and below what a stroke counts
-#: as thin (under the 0.1st percentile of MNIST's test digits, 0.044; ``stroke_width``).
-MNIST_STROKE, THIN_STROKE = 0.10, 0.04
+#: Stroke width over the digit's longer side below which a stroke counts as thin (under the
+#: 0.1st percentile of MNIST's test digits, 0.044; ``stroke_width``).
+THIN_STROKE = 0.04
+#: What thin strokes are widened to, over the longer side of the (at most 80-pixel) copy: so
+#: that, shrunk to the 20-pixel box, they are as wide as MNIST's. The 28x28 fields of
+#: photos.py's pen digits (strokes 1.2%) then have strokes 0.098 of their box's longer side
+#: and 90.7 of ink (the field's sum over 255; medians of 100 test digits), MNIST's test digits
+#: 0.093 and 90.2; widened to MNIST's own median, 0.10, they had 0.063 and 59.4.
+WIDENED_STROKE = 0.16
 
 
 def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     """``crop`` (the digit's box, ink bright, max 1), or, if its strokes are thin, a copy at
-    most 80 pixels across with them widened to MNIST's median. A pen's line is 1-2% of a
+    most 80 pixels across with them widened to ``WIDENED_STROKE``. A pen's line is 1-2% of a
     digit's height where MNIST's is ~10%: shrunk to the 20-pixel box it became a faint
     trace, and drawn digits with strokes of 1.2% read 69.5% right (README)."""
     side = max(crop.shape)
@@ -468,7 +474,7 @@ def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     width = stroke_width(work) / max(work.shape)
     if width >= THIN_STROKE:
         return crop
-    radius = max(1, round((MNIST_STROKE - width) / 2 * max(work.shape)))
+    radius = max(1, round((WIDENED_STROKE - width) / 2 * max(work.shape)))
     y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     return grey_dilation(np.pad(work, radius), footprint=x * x + y * y <= radius * radius)
 
