@@ -30,9 +30,8 @@ from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_fil
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.errors import UserError
-from mnist_mlp.nn import load_model
-from mnist_mlp.predict import ImageError, perspective_map, to_mnist_digits
-from mnist_mlp.splits import Normalization, load_split
+from mnist_mlp.predict import ImageError, model_reading, perspective_map, to_mnist_digits
+from mnist_mlp.splits import load_split
 
 
 def on_paper(pixels: np.ndarray, size: int = 300) -> np.ndarray:
@@ -365,14 +364,9 @@ def cases() -> dict[str, tuple[int, Callable[[np.ndarray, int], np.ndarray]]]:
 def loaded(model_path: str, test_path: str, digits: int):
     """The model's reading, and the first ``digits`` test digits' pixels in [0, 1] and labels:
     once per process."""
-    model, info = load_model(model_path)
-    norm = Normalization(**info["normalization"])
+    read = model_reading(model_path)
     test = load_split(test_path)
     pixels = test.x[:digits] * test.normalization.std + test.normalization.mean
-
-    def read(fields: np.ndarray) -> np.ndarray:
-        return model.predict_proba(norm.apply(fields))
-
     return read, np.clip(pixels, 0, 1), test.y[:digits]
 
 

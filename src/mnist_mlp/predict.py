@@ -789,12 +789,9 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     return files
 
 
-def predict_files(paths: list[str], model_path: str | Path
-                  ) -> tuple[list[Prediction], list[UserError]]:
-    """Predictions for image files (one per digit of a number, left to right, named
-    ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
-    directories, in input order, and the error of each input that could not be read: one bad
-    file does not cost the others theirs."""
+def model_reading(model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The model file's reading: MNIST-style images (n, 784) -> its probabilities (n, 10),
+    normalized as its training data was (the model's info records how)."""
     model, info = load_model(model_path)
     try:
         norm = Normalization(**info.get("normalization", {}))
@@ -805,6 +802,16 @@ def predict_files(paths: list[str], model_path: str | Path
     def read(fields: np.ndarray) -> np.ndarray:
         return model.predict_proba(norm.apply(fields))
 
+    return read
+
+
+def predict_files(paths: list[str], model_path: str | Path
+                  ) -> tuple[list[Prediction], list[UserError]]:
+    """Predictions for image files (one per digit of a number, left to right, named
+    ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
+    directories, in input order, and the error of each input that could not be read: one bad
+    file does not cost the others theirs."""
+    read = model_reading(model_path)
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
         try:
