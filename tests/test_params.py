@@ -64,6 +64,11 @@ def test_readme_documents_every_key_with_its_default():
     ("train: {threads: -1}", "train.threads = -1: must be a non-negative integer or 'auto'"),
     ("train: {threads: many}", "train.threads = 'many': must be a non-negative integer or 'auto'"),
     ("prepare: {dev_size: 0}", "prepare.dev_size = 0: Input should be greater than 0"),
+    # pydantic alone would train `epochs: yes` (YAML's true) for one epoch.
+    ("train: {epochs: yes}", "train.epochs = True: must be a number, not true/false"),
+    ("train: {lr: true}", "train.lr = True: must be a number, not true/false"),
+    ("model: {hidden: [512, on]}", "model.hidden = [512, True]: must be a number, not true"),
+    ("train: {early_stopping: no}", "train.early_stopping = False: Input should be 'none'"),
     ("train: {epochs: 3, warmup_epochs: 3}", "train: train.warmup_epochs = 3 is not below "
                                              "train.epochs = 3: the rate would still be rising"),
     ("prepare: {seed: -1}", "prepare.seed = -1: Input should be greater than or equal to 0"),
@@ -103,6 +108,13 @@ def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
     with pytest.raises(ParamsError) as info:
         load_params(path)
     assert expected in str(info.value)
+
+
+def test_switches_take_yaml_yes_and_no(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("model: {batchnorm: yes}\naugment: {enabled: on}\n")
+    params = load_params(path)
+    assert params.model.batchnorm is True and params.augment.enabled is True
 
 
 def test_a_section_emptied_of_keys_takes_the_defaults(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Union, get_origin
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
@@ -30,6 +30,19 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_true_or_false(cls, value, info):
+        # pydantic's lax mode takes true as 1, and YAML reads yes/no/on/off as true/false:
+        # `epochs: yes` would otherwise train one epoch without a word.
+        annotation = cls.model_fields[info.field_name].annotation
+        if (annotation in (int, float) or get_origin(annotation) is list) and (
+                isinstance(value, bool)
+                or isinstance(value, list) and any(isinstance(item, bool) for item in value)):
+            raise ValueError("must be a number, not true/false (YAML reads yes, no, on and off "
+                             "as true/false)")
+        return value
 
 
 class DownloadParams(Section):
