@@ -903,7 +903,7 @@ def test_cli_missing_model(tmp_path):
 
 
 def test_photos_experiment_runs_on_a_trained_model(finished):
-    """experiments/photos.py, whose figures the README quotes, on the synthetic pipeline."""
+    """experiments/photos.py, whose figures docs/predict.md quotes, on the synthetic pipeline."""
     result = subprocess.run([sys.executable, str(REPO / "experiments/photos.py"), "--model",
                              "m/model.npz", "--test", "p/test.npz", "--digits", "4"],
                             cwd=finished, capture_output=True, text=True)

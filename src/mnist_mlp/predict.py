@@ -119,7 +119,7 @@ def load_image(path: str | Path) -> np.ndarray:
 #: The longer side down to which large images are read: one with a longer side of at least
 #: twice this is read at half, a quarter or an eighth of its size, staying at least this large
 #: (``reduction_factor``). A digit needs far fewer pixels than a phone's camera takes, and
-#: every pass after the decode grows with the pixel count (README).
+#: every pass after the decode grows with the pixel count (docs/predict.md).
 DECODE_SIDE = 3000
 
 
@@ -319,7 +319,7 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     10%, in 1 and 1, and numbers whose digits are 12% of their height apart or more split
     right. Heights of 0.75-1.33 times the main part's split 0 and 1 of those digits, but
     miscounted 9 of 100 pen-drawn three-digit numbers (MNIST's digits, boxed by their longer
-    side, differ in height); 0.7-1.43, 2 (README)."""
+    side, differ in height); 0.7-1.43, 2 (docs/predict.md)."""
     inked = preview > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
@@ -463,7 +463,7 @@ def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     """``crop`` (the digit's box, ink bright, max 1), or, if its strokes are thin, a copy at
     most 80 pixels across with them widened to ``WIDENED_STROKE``. A pen's line is 1-2% of a
     digit's height where MNIST's is ~10%: shrunk to the 20-pixel box it became a faint
-    trace, and drawn digits with strokes of 1.2% read 69.5% right (README)."""
+    trace, and drawn digits with strokes of 1.2% read 69.5% right (docs/predict.md)."""
     side = max(crop.shape)
     work = crop if side <= 80 else np.asarray(Image.fromarray(crop).resize(
         (max(1, round(crop.shape[1] * 80 / side)), max(1, round(crop.shape[0] * 80 / side))),
