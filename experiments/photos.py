@@ -353,6 +353,10 @@ def cases() -> dict[str, tuple[int, Callable[[np.ndarray, int], np.ndarray]]]:
         "3 digits in pen, strokes 1.2%, 8% apart": (3, lambda ps, i: pen_number(ps, 0.08)),
         "3 digits in pen, strokes 1.2%, 5% apart": (3, lambda ps, i: pen_number(ps, 0.05)),
         "2 digits, 2% apart": (2, lambda ps, i: number_on_paper(ps, 0.02, i)),
+        "2 digits, boxes touching": (2, lambda ps, i: number_on_paper(ps, 0.0, i)),
+        "3 digits, boxes touching, shadow, noise": (3, lambda ps, i: apply(
+            number_on_paper(ps, 0.0, i), [shadow(0.3), noise(0.03)], i)),
+        "3 digits in pen, strokes 1.2%, boxes touching": (3, lambda ps, i: pen_number(ps, 0.0)),
     }
     cases.update({name: (1, lambda ps, i, draw=draw: draw(ps[0], i))
                   for name, draw in cases.items()})
