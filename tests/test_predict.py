@@ -14,8 +14,8 @@ from scipy.ndimage import binary_fill_holes, center_of_mass
 
 from mnist_mlp import predict
 from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
-                                polygon_area, sheet_of_paper, stroke_width, to_mnist,
-                                to_mnist_digits)
+                                polygon_area, sheet_of_paper, stroke_width, thin_cuts,
+                                to_mnist, to_mnist_digits)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -518,7 +518,6 @@ def test_touching_digits_part_at_the_thin_column_where_they_meet():
 def test_thin_columns_of_a_digit_near_its_ends_are_no_cut():
     """A thin column is only cut THIN_CUT_END of the height or more from the ink's ends: a
     seven's bar, thin columns all, is no place to part it, however the pieces would read."""
-    from mnist_mlp.predict import thin_cuts
     seven = drawn_number([7]) < 0.5
     rows = np.flatnonzero(seven.any(axis=1))
     columns = np.flatnonzero(seven.any(axis=0))

@@ -407,12 +407,13 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     thin = thin_cuts(inked, gaps, CLOSE_MAX_PIECES - 1 - len(cut_gaps))
     if not cut_gaps and not thin:
         return [columns]
-    gaps = sorted(gaps + thin)  # a thin cut is a gap of one column, left out of both sides
-    cuttable = [k for k, gap in enumerate(gaps) if gap in cut_gaps or gap in thin]
-    # The pieces between the gaps; a digit is a run of them, pieces i to j - 1, as tall as the
-    # part's ink but for DIGIT_HEIGHTS's least share and with CLOSE_DIGIT_INK of its ink.
-    starts = [0, *(stop for _, stop in gaps)]
-    stops = [*(start for start, _ in gaps), inked.shape[1]]
+    # The pieces between the seams (the gaps, and the thin cuts: gaps of one column, left out of
+    # both sides); a digit is a run of them, pieces i to j - 1, as tall as the part's ink but
+    # for DIGIT_HEIGHTS's least share and with CLOSE_DIGIT_INK of its ink.
+    seams = sorted(gaps + thin)
+    cuttable = [k for k, seam in enumerate(seams) if seam in cut_gaps or seam in thin]
+    starts = [0, *(stop for _, stop in seams)]
+    stops = [*(start for start, _ in seams), inked.shape[1]]
     ink = np.where(inked, preview[:, columns], 0)
     least_height = DIGIT_HEIGHTS[0] * height
     least_ink = CLOSE_DIGIT_INK * float(ink.sum())
@@ -434,8 +435,8 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         ends = [0, *(k + 1 for k in cut), len(starts)]
         digits = list(zip(ends[:-1], ends[1:]))
         if len(digits) > 1 and all(is_digit(*d) for d in digits):
-            partings.append((digits, not all(gaps[k] in wide_gaps for k in cut),
-                             THIN_CUT_MARGIN if any(gaps[k] in thin for k in cut) else 0.0))
+            partings.append((digits, not all(seams[k] in wide_gaps for k in cut),
+                             THIN_CUT_MARGIN if any(seams[k] in thin for k in cut) else 0.0))
     if not partings:
         return [columns]
     pieces = sorted({d for digits, _, _ in partings for d in digits})
@@ -463,6 +464,8 @@ def thin_cuts(inked: np.ndarray, gaps: list[tuple[int, int]],
     noise left out), the least inked column of each run of columns inked over ``THIN_COLUMN``
     of the box's height or less that holds no gap and ends ``THIN_CUT_END`` of the height or
     more from the box's sides, as (column, column + 1); at most ``most`` of them, the thinnest."""
+    if most == 0:  # the part's gaps took every place
+        return []
     pieces, _ = label(inked)
     sizes = np.bincount(pieces.ravel())[1:]
     rows, columns = np.nonzero(np.isin(pieces, np.flatnonzero(sizes >= 0.1 * sizes.max()) + 1))
@@ -479,7 +482,7 @@ def thin_cuts(inked: np.ndarray, gaps: list[tuple[int, int]],
         thinnest = np.flatnonzero(run == run.min())
         column = start + int(thinnest[len(thinnest) // 2])
         cuts.append((int(run.min()), (column, column + 1)))
-    return [cut for _, cut in sorted(cuts)[:max(0, most)]]
+    return [cut for _, cut in sorted(cuts)[:most]]
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
