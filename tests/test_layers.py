@@ -175,6 +175,27 @@ def test_whole_network_gradients(activation, output, batchnorm):
         assert_gradient_close(grad, numeric)
 
 
+@pytest.mark.parametrize("output", ["softmax_cross_entropy", "sigmoid_mse"])
+def test_a_network_without_hidden_layers_is_one_dense_layer(output):
+    """``hidden=()``: the input feeds the output layer (softmax regression with the default
+    output); its gradients match finite differences, and with softmax the weight gradient is
+    the closed form x.T @ (p - y) / n."""
+    rng = np.random.default_rng(3)
+    arch = Architecture(input_dim=6, hidden=(), num_classes=3, output=output)
+    model = build_mlp(arch, init_weights(arch, "xavier", rng, dtype=np.float64))
+    assert [type(layer) for layer in model.layers] == [Dense]
+    x = rng.standard_normal((5, 6))
+    y = np.eye(3)[rng.integers(0, 3, 5)]
+    _, logits, grads = model.loss_and_gradients(x, y)
+    for param, grad in zip(model.params(), grads):
+        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], param)
+        assert_gradient_close(grad, numeric)
+    if output == "softmax_cross_entropy":
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(grads[0], x.T @ (p - y) / len(x), rtol=1e-10)
+
+
 def test_float32_stays_float32_through_a_training_step():
     rng = np.random.default_rng(0)
     arch = Architecture(input_dim=784, hidden=(32,), dropout=0.1, batchnorm=True)

@@ -9,9 +9,9 @@ from mnist_mlp.errors import ModelFileError
 from mnist_mlp.nn import Architecture, build_mlp, init_weights, load_model, model_arrays
 
 
-def make_model(**arch):
+def make_model(hidden=(16, 8), **arch):
     rng = np.random.default_rng(0)
-    architecture = Architecture(input_dim=784, hidden=(16, 8), **arch)
+    architecture = Architecture(input_dim=784, hidden=hidden, **arch)
     return build_mlp(architecture, init_weights(architecture, "he", rng), rng=rng)
 
 
@@ -22,7 +22,8 @@ def save(path, arrays):
 
 
 @pytest.mark.parametrize("arch", [{}, {"batchnorm": True, "dropout": 0.3},
-                                  {"activation": "tanh", "output": "sigmoid_mse"}])
+                                  {"activation": "tanh", "output": "sigmoid_mse"},
+                                  {"hidden": ()}])
 def test_round_trip_gives_identical_predictions(tmp_path, arch):
     model = make_model(**arch)
     if arch.get("batchnorm"):

@@ -73,7 +73,10 @@ def test_readme_documents_every_key_with_its_default():
                                              "train.epochs = 3: the rate would still be rising"),
     ("prepare: {seed: -1}", "prepare.seed = -1: Input should be greater than or equal to 0"),
     ("train: {seed: -3}", "train.seed = -3: Input should be greater than or equal to 0"),
-    ("model: {hidden: []}", "model.hidden = []: List should have at least 1 item"),
+    ("model: {hidden: [], dropout: 0.2}", "model: model.dropout = 0.2 does nothing with "
+                                          "model.hidden = []: it acts after each hidden layer"),
+    ("model: {hidden: [], batchnorm: true}", "model: model.batchnorm = true does nothing with "
+                                             "model.hidden = []"),
     ("model: {hidden: [64, 0]}", "model.hidden.1 = 0: Input should be greater than 0"),
     ("model: {activation: swish}", "model.activation = 'swish': Input should be 'relu', "
                                    "'leaky_relu', 'sigmoid', 'tanh' or 'gelu'"),

@@ -52,6 +52,13 @@ def test_every_optimizer_learns(data, optimizer):
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
+def test_no_hidden_layer_learns_as_softmax_regression(data):
+    result = run(data, model={"hidden": []}, optimizer="adam", lr=0.01, epochs=5)
+    assert [type(layer) for layer in result.model.layers] == [Dense]
+    assert result.history[-1]["dev_accuracy"] > 0.9
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
 def test_full_batch_and_sigmoid_mse(data):
     result = run(data, model={"hidden": [16], "activation": "sigmoid", "output": "sigmoid_mse",
                               "init": "xavier"}, batch_size="full", optimizer="sgd", lr=2.0,

@@ -98,8 +98,9 @@ class OnehotParams(Section):
 
 
 class ModelParams(Section):
-    #: Widths of the hidden layers, input side first (any depth).
-    hidden: list[PositiveInt] = Field(default_factory=lambda: [512, 256], min_length=1)
+    #: Widths of the hidden layers, input side first (any depth; ``[]``: the input feeds the
+    #: output layer, softmax regression with the default output).
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [512, 256])
     activation: Literal["relu", "leaky_relu", "sigmoid", "tanh", "gelu"] = "relu"
     #: Output and loss: softmax with cross-entropy, or sigmoid with squared error.
     output: Literal["softmax_cross_entropy", "sigmoid_mse"] = "softmax_cross_entropy"
@@ -109,6 +110,19 @@ class ModelParams(Section):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     #: Batch normalization after each hidden Dense layer.
     batchnorm: bool = False
+
+    @model_validator(mode="after")
+    def _hidden_layer_settings_need_a_hidden_layer(self):
+        if not self.hidden:
+            for key, value, off in (("dropout", self.dropout, 0.0),
+                                    ("batchnorm", self.batchnorm, False)):
+                if value != off:
+                    shown = [str(v).lower() if isinstance(v, bool) else f"{v:g}"
+                             for v in (value, off)]
+                    raise ValueError(f"model.{key} = {shown[0]} does nothing with model.hidden "
+                                     "= []: it acts after each hidden layer, and there is none; "
+                                     f"set it to {shown[1]} or add a hidden layer")
+        return self
 
 
 class TrainParams(Section):
