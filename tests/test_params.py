@@ -71,6 +71,12 @@ def test_readme_documents_every_key_with_its_default():
     ("train: {early_stopping: no}", "train.early_stopping = False: Input should be 'none'"),
     ("train: {epochs: 3, warmup_epochs: 3}", "train: train.warmup_epochs = 3 is not below "
                                              "train.epochs = 3: the rate would still be rising"),
+    ("train: {optimizer: adam, weight_decay: 0.05}", "train: train.weight_decay = 0.05 does "
+                                                     "nothing with train.optimizer = 'adam'"),
+    ("train: {schedule: step, min_lr: 1.0e-5}", "train: train.min_lr = 1e-05 does nothing with "
+                                                "train.schedule = 'step'"),
+    ("train: {lr: 0.001, min_lr: 0.01}", "train: train.min_lr = 0.01 is above train.lr = "
+                                         "0.001: the cosine schedule would raise the rate"),
     ("prepare: {seed: -1}", "prepare.seed = -1: Input should be greater than or equal to 0"),
     ("train: {seed: -3}", "train.seed = -3: Input should be greater than or equal to 0"),
     ("model: {hidden: [], dropout: 0.2}", "model: model.dropout = 0.2 does nothing with "

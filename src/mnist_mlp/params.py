@@ -178,6 +178,24 @@ class TrainParams(Section):
         raise ValueError("must be a non-negative integer or 'auto'")
 
     @model_validator(mode="after")
+    def _no_setting_that_would_do_nothing(self):
+        # Both default to 0; set, they would be ignored silently, and a sweep over optimizers
+        # or schedules would compare runs that differ in less than their params say.
+        if self.weight_decay > 0 and self.optimizer != "adamw":
+            raise ValueError(f"train.weight_decay = {self.weight_decay:g} does nothing with "
+                             f"train.optimizer = {self.optimizer!r}: decoupled weight decay is "
+                             "adamw's; the other optimizers take an L2 penalty, train.l2")
+        if self.min_lr > 0 and self.schedule != "cosine":
+            raise ValueError(f"train.min_lr = {self.min_lr:g} does nothing with train.schedule "
+                             f"= {self.schedule!r}: it is the rate the cosine schedule decays "
+                             "to")
+        if self.min_lr > self.lr:
+            raise ValueError(f"train.min_lr = {self.min_lr:g} is above train.lr = "
+                             f"{self.lr:g}: the cosine schedule would raise the rate, not "
+                             "decay it")
+        return self
+
+    @model_validator(mode="after")
     def _warmup_ends_before_the_last_epoch(self):
         if self.warmup_epochs >= self.epochs:
             raise ValueError(f"train.warmup_epochs = {self.warmup_epochs:g} is not below "
