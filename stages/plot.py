@@ -17,7 +17,7 @@ def main(args):
     first_weights = model.layers[0].params["W"]
     paths = plot_all(history, predictions, to_unit_range(test.x, test.normalization),
                      first_weights, args.out, params.grid_digits, params.worst_digits,
-                     params.weight_images)
+                     params.weight_images, weights_per_class=not model.architecture.hidden)
     print(f"wrote {len(paths)} figures to {args.out}")
 
 

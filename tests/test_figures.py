@@ -45,3 +45,16 @@ def test_a_digit_grid_has_a_titled_panel_per_image_and_blank_ones_after(count):
     titled = [ax for ax in fig.axes if ax.get_title()]
     assert len(titled) == count and len(fig.axes) >= max(count, 1)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("per_class, units, title, panel", [
+    (False, 20, "First-layer weights", "unit 19"),
+    (True, 10, "Output-layer weights, no hidden layer", "class 9"),
+])
+def test_weight_images_name_units_or_classes(per_class, units, title, panel):
+    weights = np.random.default_rng(0).normal(size=(784, units)).astype(np.float32)
+    fig = figures.weight_images(weights, 32, per_class)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert fig._suptitle.get_text().startswith(title)
+    assert len(titles) == units and titles[-1] == panel
+    plt.close(fig)

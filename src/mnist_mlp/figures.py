@@ -85,8 +85,10 @@ def digit_grid(images: np.ndarray, titles: list[str], colors: list[str], suptitl
     return fig
 
 
-def weight_images(weights: np.ndarray, count: int):
-    """First-layer weights (784, units): each unit's incoming weights as a 28x28 image."""
+def weight_images(weights: np.ndarray, count: int, per_class: bool = False):
+    """First-layer weights (784, units): each unit's incoming weights as a 28x28 image. With
+    ``per_class`` (a network without hidden layers) that layer is the output layer, and each
+    image is a class's template."""
     count = min(count, weights.shape[1])
     cols = min(count, 8)
     rows = -(-count // cols)
@@ -97,8 +99,10 @@ def weight_images(weights: np.ndarray, count: int):
         w = weights[:, unit]
         limit = float(np.abs(w).max()) or 1.0
         ax.imshow(w.reshape(SIDE, SIDE), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(f"unit {unit}", fontsize=7, y=1.0)  # y: as in digit_grid
-    fig.suptitle("First-layer weights (red +, blue -)")
+        ax.set_title(f"{'class' if per_class else 'unit'} {unit}", fontsize=7,
+                     y=1.0)  # y: as in digit_grid
+    fig.suptitle("Output-layer weights, no hidden layer (red +, blue -)" if per_class
+                 else "First-layer weights (red +, blue -)")
     fig.tight_layout()
     return fig
 
@@ -110,8 +114,10 @@ def to_unit_range(x: np.ndarray, normalization: Normalization) -> np.ndarray:
 
 def plot_all(history: dict[str, np.ndarray], predictions: dict[str, np.ndarray],
              test_images: np.ndarray, first_weights: np.ndarray, out_dir: str | Path,
-             grid_digits: int, worst_digits: int, weight_count: int) -> list[Path]:
-    """Write every figure into ``out_dir``; returns their paths."""
+             grid_digits: int, worst_digits: int, weight_count: int,
+             weights_per_class: bool = False) -> list[Path]:
+    """Write every figure into ``out_dir``; returns their paths. ``weights_per_class``: the
+    first layer is the output layer (``weight_images``)."""
     out_dir = Path(out_dir)
     actual = predictions["actual"].astype(int)
     predicted = predictions["predicted"].astype(int)
@@ -132,7 +138,8 @@ def plot_all(history: dict[str, np.ndarray], predictions: dict[str, np.ndarray],
         test_images[worst],
         [f"pred {predicted[i]} ({confidence[i]:.0%}) / true {actual[i]}" for i in worst],
         ["red"] * len(worst), f"Most confident mistakes ({len(wrong)} test errors in all)")
-    figures["first_layer_weights.png"] = weight_images(first_weights, weight_count)
+    figures["first_layer_weights.png"] = weight_images(first_weights, weight_count,
+                                                       weights_per_class)
     paths = []
     for name, fig in figures.items():
         save_figure(fig, out_dir / name)
