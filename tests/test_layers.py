@@ -159,20 +159,27 @@ def test_sigmoid_mse_probabilities_survive_rows_of_vanished_sigmoids():
     np.testing.assert_allclose(p[2], s / s.sum(), rtol=1e-6)
 
 
+def network_gradients_checked(arch, seed):
+    """A float64 network of ``arch`` on 5 random rows: its gradients, each checked against
+    finite differences; returns the model, the rows, their targets, logits and gradients."""
+    rng = np.random.default_rng(seed)
+    model = build_mlp(arch, init_weights(arch, "xavier", rng, dtype=np.float64))
+    x = rng.standard_normal((5, arch.input_dim))
+    y = np.eye(arch.num_classes)[rng.integers(0, arch.num_classes, 5)]
+    _, logits, grads = model.loss_and_gradients(x, y)
+    for param, grad in zip(model.params(), grads):
+        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], param)
+        assert_gradient_close(grad, numeric)
+    return model, x, y, logits, grads
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "gelu"])
 @pytest.mark.parametrize("output", ["softmax_cross_entropy", "sigmoid_mse"])
 @pytest.mark.parametrize("batchnorm", [False, True])
 def test_whole_network_gradients(activation, output, batchnorm):
-    rng = np.random.default_rng(7)
-    arch = Architecture(input_dim=6, hidden=(5, 4), num_classes=3, activation=activation,
-                        output=output, batchnorm=batchnorm)
-    model = build_mlp(arch, init_weights(arch, "xavier", rng, dtype=np.float64))
-    x = rng.standard_normal((5, 6))
-    y = np.eye(3)[rng.integers(0, 3, 5)]
-    _, _, grads = model.loss_and_gradients(x, y)
-    for param, grad in zip(model.params(), grads):
-        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], param)
-        assert_gradient_close(grad, numeric)
+    network_gradients_checked(Architecture(input_dim=6, hidden=(5, 4), num_classes=3,
+                                           activation=activation, output=output,
+                                           batchnorm=batchnorm), seed=7)
 
 
 @pytest.mark.parametrize("output", ["softmax_cross_entropy", "sigmoid_mse"])
@@ -180,16 +187,9 @@ def test_a_network_without_hidden_layers_is_one_dense_layer(output):
     """``hidden=()``: the input feeds the output layer (softmax regression with the default
     output); its gradients match finite differences, and with softmax the weight gradient is
     the closed form x.T @ (p - y) / n."""
-    rng = np.random.default_rng(3)
-    arch = Architecture(input_dim=6, hidden=(), num_classes=3, output=output)
-    model = build_mlp(arch, init_weights(arch, "xavier", rng, dtype=np.float64))
+    model, x, y, logits, grads = network_gradients_checked(
+        Architecture(input_dim=6, hidden=(), num_classes=3, output=output), seed=3)
     assert [type(layer) for layer in model.layers] == [Dense]
-    x = rng.standard_normal((5, 6))
-    y = np.eye(3)[rng.integers(0, 3, 5)]
-    _, logits, grads = model.loss_and_gradients(x, y)
-    for param, grad in zip(model.params(), grads):
-        numeric = numerical_gradient(lambda: model.loss_and_gradients(x, y)[0], param)
-        assert_gradient_close(grad, numeric)
     if output == "softmax_cross_entropy":
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
