@@ -55,6 +55,6 @@ def test_weight_images_name_units_or_classes(per_class, units, title, panel):
     weights = np.random.default_rng(0).normal(size=(784, units)).astype(np.float32)
     fig = figures.weight_images(weights, 32, per_class)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert fig._suptitle.get_text().startswith(title)
+    assert fig.get_suptitle().startswith(title)
     assert len(titles) == units and titles[-1] == panel
     plt.close(fig)
