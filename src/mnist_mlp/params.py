@@ -113,15 +113,12 @@ class ModelParams(Section):
 
     @model_validator(mode="after")
     def _hidden_layer_settings_need_a_hidden_layer(self):
-        if not self.hidden:
-            for key, value, off in (("dropout", self.dropout, 0.0),
-                                    ("batchnorm", self.batchnorm, False)):
-                if value != off:
-                    shown = [str(v).lower() if isinstance(v, bool) else f"{v:g}"
-                             for v in (value, off)]
-                    raise ValueError(f"model.{key} = {shown[0]} does nothing with model.hidden "
-                                     "= []: it acts after each hidden layer, and there is none; "
-                                     f"set it to {shown[1]} or add a hidden layer")
+        if not self.hidden and (self.dropout or self.batchnorm):
+            key, value, off = (("dropout", f"{self.dropout:g}", "0") if self.dropout
+                               else ("batchnorm", "true", "false"))
+            raise ValueError(f"model.{key} = {value} does nothing with model.hidden = []: it "
+                             "acts after each hidden layer, and there is none; set it to "
+                             f"{off} or add a hidden layer")
         return self
 
 
