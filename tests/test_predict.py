@@ -15,7 +15,7 @@ from scipy.ndimage import binary_fill_holes, center_of_mass
 from mnist_mlp import predict
 from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
                                 polygon_area, sheet_of_paper, stroke_width, thin_cuts,
-                                to_mnist, to_mnist_digits)
+                                to_mnist, to_mnist_digits, with_mnist_strokes)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -578,22 +578,40 @@ def test_stroke_width_of_bars_and_rings():
     assert stroke_width(ring) == pytest.approx(6, rel=0.35)  # row/column steps overcount
 
 
-def test_a_pen_drawn_digit_gets_mnist_strokes():
+@pytest.mark.parametrize("line", [6, 2])
+def test_a_pen_drawn_digit_gets_mnist_strokes(line):
     """A pen's line is ~1% of the digit's height: shrunk to the 20-pixel box it was a faint
     trace (photos.py: 22.0-86.5% right for strokes of 0.5-2.2%). Widened, its 28x28 field has
     strokes and ink as a marker's (10% of the height) within 15%; widened to MNIST's median
-    before the shrink, 0.69 and 0.73 of them."""
+    before the shrink, 0.69 and 0.73 of them. A line of 0.33% (2 pixels) covers part of each
+    pixel of the copy it is widened on, by how it falls on them: widened in those shades, its
+    field had 0.67 of the marker's ink."""
     def seven(width):
         img = Image.new("L", (480, 600), 255)
         ImageDraw.Draw(img).line([(120, 120), (360, 120), (210, 510)], fill=0, width=width)
         return np.asarray(img, np.float32) / 255
 
     marker = to_mnist(seven(60)).astype(int).reshape(28, 28)  # 10% of the height
-    pen = to_mnist(seven(6)).astype(int).reshape(28, 28)
+    pen = to_mnist(seven(line)).astype(int).reshape(28, 28)
     assert pen.max() == 255 and np.abs(np.array(ink_box(pen)) - ink_box(marker)).max() <= 1
     assert stroke_width(pen.astype(np.float32)) == pytest.approx(
         stroke_width(marker.astype(np.float32)), rel=0.15)
     assert pen.sum() == pytest.approx(marker.sum(), rel=0.15)
+
+
+def test_a_numbers_whole_width_does_not_make_its_strokes_thin():
+    """Before it is parted, a number is read whole; measured against its width (three digits
+    side by side), its strokes counted as thin and were widened and darkened, and the whole
+    read as one digit with more confidence than its digits (photos.py, three digits whose
+    boxes touch under a shadow with noise: 87.0% -> 86.0% right when thin strokes were first
+    darkened). Measured against the height, only a thin pen's line is widened."""
+    number = np.zeros((60, 180), np.float32)
+    for left in (10, 70, 130):
+        number[5:55, left:left + 6] = 1  # three bars 10% of the height wide
+    assert with_mnist_strokes(number) is number
+    pen = np.zeros((60, 180), np.float32)
+    pen[5:55, 10:11] = pen[5:55, 90:91] = 1
+    assert with_mnist_strokes(pen) is not pen
 
 
 def test_a_bold_light_zero_is_not_a_sheet():

@@ -499,8 +499,10 @@ def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
                  for part, size, preview_size in zip(box, shape, preview_shape))
 
 
-#: Stroke width over the digit's longer side below which a stroke counts as thin (under the
-#: 0.1st percentile of MNIST's test digits, 0.044; ``stroke_width``).
+#: Stroke width over the digit's height below which a stroke counts as thin (under the 0.1st
+#: percentile of MNIST's test digits, 0.044; ``stroke_width``). Not over its longer side: a
+#: number is read whole before it is parted, and over three digits' width its strokes were
+#: thin: the whole, widened and darkened, read as one digit surer than its digits did.
 THIN_STROKE = 0.04
 #: What thin strokes are widened to, over the longer side of the (at most 80-pixel) copy: so
 #: that, shrunk to the 20-pixel box, they are as wide as MNIST's. The 28x28 fields of
@@ -508,13 +510,21 @@ THIN_STROKE = 0.04
 #: and 90.7 of ink (the field's sum over 255; medians of 100 test digits), MNIST's test digits
 #: 0.093 and 90.2; widened to MNIST's own median, 0.10, they had 0.063 and 59.4.
 WIDENED_STROKE = 0.16
+#: Thin strokes' pixels this bright or brighter (the brightest is 1) count as full ink before
+#: they are widened. Shrunk to 80 pixels, a pen's line covers only part of each pixel it
+#: crosses, by how it falls on them, and widening kept those shades: the digit came out as
+#: faint dashes. photos.py (first 200 test digits; next 200): pen strokes 0.5% 87.0% -> 93.0%
+#: (86.5% -> 91.0%), on a small turned sheet with noise 95.5% -> 96.0% (93.5% -> 94.5%); at
+#: 0.5, strokes 0.5% 92.5%; at 0.3, the small turned sheet 95.0% (docs/predict.md).
+FULL_INK = 0.4
 
 
 def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     """``crop`` (the digit's box, ink bright, max 1), or, if its strokes are thin, a copy at
-    most 80 pixels across with them widened to ``WIDENED_STROKE``. A pen's line is 1-2% of a
-    digit's height where MNIST's is ~10%: shrunk to the 20-pixel box it became a faint
-    trace, and drawn digits with strokes of 1.2% read 69.5% right (docs/predict.md)."""
+    most 80 pixels across with them at ``FULL_INK`` and widened to ``WIDENED_STROKE``. A pen's
+    line is 1-2% of a digit's height where MNIST's is ~10%: shrunk to the 20-pixel box it
+    became a faint trace, and drawn digits with strokes of 1.2% read 69.5% right
+    (docs/predict.md)."""
     side = max(crop.shape)
     work = crop if side <= 80 else np.asarray(Image.fromarray(crop).resize(
         (max(1, round(crop.shape[1] * 80 / side)), max(1, round(crop.shape[0] * 80 / side))),
@@ -522,10 +532,11 @@ def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     if work.max() <= 0:
         return crop
     work = work / work.max()
-    width = stroke_width(work) / max(work.shape)
-    if width >= THIN_STROKE:
+    strokes = stroke_width(work)
+    if strokes / work.shape[0] >= THIN_STROKE:
         return crop
-    radius = max(1, round((WIDENED_STROKE - width) / 2 * max(work.shape)))
+    radius = max(1, round((WIDENED_STROKE - strokes / max(work.shape)) / 2 * max(work.shape)))
+    work = np.minimum(work / FULL_INK, 1)
     y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     return grey_dilation(np.pad(work, radius), footprint=x * x + y * y <= radius * radius)
 
