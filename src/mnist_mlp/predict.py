@@ -535,7 +535,8 @@ def with_mnist_strokes(crop: np.ndarray) -> np.ndarray:
     strokes = stroke_width(work)
     if strokes / work.shape[0] >= THIN_STROKE:
         return crop
-    radius = max(1, round((WIDENED_STROKE - strokes / max(work.shape)) / 2 * max(work.shape)))
+    width = strokes / max(work.shape)  # in the 20-pixel box, the longer side is what fits
+    radius = max(1, round((WIDENED_STROKE - width) / 2 * max(work.shape)))
     work = np.minimum(work / FULL_INK, 1)
     y, x = np.mgrid[-radius:radius + 1, -radius:radius + 1]
     return grey_dilation(np.pad(work, radius), footprint=x * x + y * y <= radius * radius)
