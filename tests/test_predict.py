@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
-from scipy.ndimage import binary_fill_holes, center_of_mass
+from scipy.ndimage import (binary_dilation, binary_fill_holes, center_of_mass, find_objects,
+                           label, sum_labels)
 
 from mnist_mlp import predict
 from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
@@ -347,6 +348,55 @@ def test_a_digit_in_separate_pieces_keeps_them_all():
     got = to_mnist(five).reshape(28, 28)
     top = np.flatnonzero(got.max(axis=1) > 30)[0]
     assert np.count_nonzero(got[top:top + 2].max(axis=0) > 30) >= 7  # the flag, 8 px wide
+
+
+def box_on_the_whole_preview(ink, preview, columns):
+    """``digit_box`` as written before it labelled the ink's window alone: every piece found on
+    the whole preview (columns outside ``columns`` blank)."""
+    whole = (slice(None), slice(None))
+    if columns is not None:
+        inside = np.zeros(preview.shape[1], bool)
+        inside[columns] = True
+        preview = np.where(inside, preview, 0)
+        whole = predict.in_photo((slice(0, preview.shape[0]), columns), preview.shape, ink.shape)
+    inked = preview > 0.1 * preview.max()
+    reach = max(1, round(0.02 * min(preview.shape)))
+    pieces, count = label(binary_dilation(inked, iterations=reach), structure=np.ones((3, 3)))
+    pieces[~inked] = 0
+    if count <= 1:
+        return whole
+    masses = sum_labels(preview, pieces, np.arange(1, count + 1))
+    boxes = find_objects(pieces)
+    main = boxes[int(np.argmax(masses))]
+    kept = [box for box, mass in zip(boxes, masses) if mass >= 0.1 * masses.max()
+            or all(b.start < m.stop and m.start < b.stop for b, m in zip(box, main))]
+    return predict.in_photo(tuple(slice(min(box[axis].start for box in kept),
+                                        max(box[axis].stop for box in kept)) for axis in range(2)),
+                            preview.shape, ink.shape)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_digit_box_labels_the_inks_window_as_the_whole_preview(seed):
+    """Dashes of a pen's broken line, some at the photo's edges, some a joining reach apart:
+    the box found in the ink's window is the one found on the whole preview, for the whole
+    photo and for columns anywhere in it."""
+    rng = np.random.default_rng(seed)
+    img = Image.new("L", (1400, 600), 0)
+    draw = ImageDraw.Draw(img)
+    for _ in range(40):
+        x, y = rng.integers(-20, 1400), rng.integers(-20, 600)
+        dx, dy = rng.integers(-60, 60, size=2)
+        draw.line([(x, y), (x + dx, y + dy)], fill=int(rng.integers(80, 256)),
+                  width=int(rng.integers(3, 12)))
+    ink = np.asarray(img, np.float32) / 255
+    preview = predict.shrunk(ink, predict.PREVIEW_SIDE)
+    width = preview.shape[1]
+    spans = [None, slice(0, width), slice(0, 90), slice(width - 120, width),
+             *(slice(start, start + int(rng.integers(40, 400)))
+               for start in rng.integers(0, width - 40, size=12))]
+    for columns in spans:
+        assert predict.digit_box(ink, preview, columns) == box_on_the_whole_preview(
+            ink, preview, columns), columns
 
 
 #: Strokes of a one, a seven and a zero in a box 100 wide and 160 tall (ImageDraw's line, and

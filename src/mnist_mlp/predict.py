@@ -281,16 +281,25 @@ def digit_box(ink: np.ndarray, preview: np.ndarray | None = None,
         preview = np.where(inside, preview, 0)
         whole = in_photo((slice(0, preview.shape[0]), columns), preview.shape, ink.shape)
     inked = preview > 0.1 * preview.max()
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
+    if rows.size == 0:
+        return whole
     # Pieces 2% of the image apart or closer are one: a pen's line breaks where its ink runs
     # thin (photos.py's pen rows, whose lines break into dozens of pieces, lost 0-3 points
     # to the box with this, 1-7 without it).
     reach = max(1, round(0.02 * min(preview.shape)))
+    # Two pieces that join also join within the ink's box (the widened ink, clamped into the
+    # box, still meets), so labelling the box alone gives the whole preview's pieces in less
+    # time: a number's digit is a third of the preview or less.
+    window = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    inked = inked[window]
     pieces, count = label(binary_dilation(inked, iterations=reach), structure=np.ones((3, 3)))
     pieces[~inked] = 0
     if count <= 1:
         return whole
-    masses = sum_labels(preview, pieces, np.arange(1, count + 1))
-    boxes = find_objects(pieces)
+    masses = sum_labels(preview[window], pieces, np.arange(1, count + 1))
+    boxes = [tuple(slice(part.start + span.start, part.stop + span.start)
+                   for part, span in zip(box, window)) for box in find_objects(pieces)]
     main = boxes[int(np.argmax(masses))]
     kept = [box for box, mass in zip(boxes, masses) if mass >= 0.1 * masses.max()
             or all(b.start < m.stop and m.start < b.stop for b, m in zip(box, main))]
