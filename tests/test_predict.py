@@ -351,7 +351,7 @@ def test_a_digit_in_separate_pieces_keeps_them_all():
 
 
 def box_on_the_whole_preview(ink, preview, columns):
-    """``digit_box`` as written before it labelled the ink's window alone: every piece found on
+    """``digit_box`` as written before it labelled the ink's box alone: every piece found on
     the whole preview (columns outside ``columns`` blank)."""
     whole = (slice(None), slice(None))
     if columns is not None:
@@ -376,10 +376,10 @@ def box_on_the_whole_preview(ink, preview, columns):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_digit_box_labels_the_inks_window_as_the_whole_preview(seed):
-    """Dashes of a pen's broken line, some at the photo's edges, some a joining reach apart:
-    the box found in the ink's window is the one found on the whole preview, for the whole
-    photo and for columns anywhere in it."""
+def test_digit_box_labels_within_the_inks_box_as_on_the_whole_preview(seed):
+    """Dashes drawn at random, as a pen's broken line, some cut by the photo's edges: the box
+    found by labelling within the ink's box is the one found on the whole preview, for the
+    whole photo and for columns anywhere in it."""
     rng = np.random.default_rng(seed)
     img = Image.new("L", (1400, 600), 0)
     draw = ImageDraw.Draw(img)
