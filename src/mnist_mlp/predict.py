@@ -274,20 +274,19 @@ def digit_box(ink: np.ndarray, preview: np.ndarray | None = None,
     pieces: the digits of 100 of photos.py's pen-drawn numbers read 90.8% right, now 92.2%,
     and 94% each alone)."""
     preview = shrunk(ink, PREVIEW_SIDE) if preview is None else preview
-    whole = (slice(None), slice(None))
+    shape = preview.shape
+    whole, left = (slice(None), slice(None)), 0
     if columns is not None:
-        inside = np.zeros(preview.shape[1], bool)
-        inside[columns] = True
-        preview = np.where(inside, preview, 0)
-        whole = in_photo((slice(0, preview.shape[0]), columns), preview.shape, ink.shape)
-    inked = preview > 0.1 * preview.max()
+        whole = in_photo((slice(0, shape[0]), columns), shape, ink.shape)
+        preview, left = preview[:, columns], columns.start
+    inked = preview > 0.1 * preview.max(initial=0)
     rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
     if rows.size == 0:
         return whole
     # Pieces 2% of the image apart or closer are one: a pen's line breaks where its ink runs
     # thin (photos.py's pen rows, whose lines break into dozens of pieces, lost 0-3 points
     # to the box with this, 1-7 without it).
-    reach = max(1, round(0.02 * min(preview.shape)))
+    reach = max(1, round(0.02 * min(shape)))
     # Two pieces that join also join within the ink's box (the widened ink, clamped into the
     # box, still meets), so labelling the box alone gives the whole preview's pieces in less
     # time: a number's digit is a third of the preview or less.
@@ -298,14 +297,15 @@ def digit_box(ink: np.ndarray, preview: np.ndarray | None = None,
     if count <= 1:
         return whole
     masses = sum_labels(preview[window], pieces, np.arange(1, count + 1))
-    boxes = [tuple(slice(part.start + span.start, part.stop + span.start)
-                   for part, span in zip(box, window)) for box in find_objects(pieces)]
+    offsets = (window[0].start, left + window[1].start)  # of the window in the whole preview
+    boxes = [tuple(slice(part.start + offset, part.stop + offset)
+                   for part, offset in zip(box, offsets)) for box in find_objects(pieces)]
     main = boxes[int(np.argmax(masses))]
     kept = [box for box, mass in zip(boxes, masses) if mass >= 0.1 * masses.max()
             or all(b.start < m.stop and m.start < b.stop for b, m in zip(box, main))]
     return in_photo(tuple(slice(min(box[axis].start for box in kept),
                                 max(box[axis].stop for box in kept)) for axis in range(2)),
-                    preview.shape, ink.shape)
+                    shape, ink.shape)
 
 
 #: A digit of a number is a part of the ink, between columns without any, with a tenth of the
