@@ -628,6 +628,13 @@ def test_stroke_width_of_bars_and_rings():
     assert stroke_width(ring) == pytest.approx(6, rel=0.35)  # row/column steps overcount
 
 
+def seven_of_line(width):
+    """A 7 drawn with a line ``width`` pixels wide, 600 pixels tall, dark on white."""
+    img = Image.new("L", (480, 600), 255)
+    ImageDraw.Draw(img).line([(120, 120), (360, 120), (210, 510)], fill=0, width=width)
+    return np.asarray(img, np.float32) / 255
+
+
 @pytest.mark.parametrize("line", [6, 2])
 def test_a_pen_drawn_digit_gets_mnist_strokes(line):
     """A pen's line is ~1% of the digit's height: shrunk to the 20-pixel box it was a faint
@@ -636,17 +643,33 @@ def test_a_pen_drawn_digit_gets_mnist_strokes(line):
     before the shrink, 0.69 and 0.73 of them. A line of 0.33% (2 pixels) covers part of each
     pixel of the copy it is widened on, by how it falls on them: widened in those shades, its
     field had 0.67 of the marker's ink."""
-    def seven(width):
-        img = Image.new("L", (480, 600), 255)
-        ImageDraw.Draw(img).line([(120, 120), (360, 120), (210, 510)], fill=0, width=width)
-        return np.asarray(img, np.float32) / 255
-
-    marker = to_mnist(seven(60)).astype(int).reshape(28, 28)  # 10% of the height
-    pen = to_mnist(seven(line)).astype(int).reshape(28, 28)
+    marker = to_mnist(seven_of_line(60)).astype(int).reshape(28, 28)  # 10% of the height
+    pen = to_mnist(seven_of_line(line)).astype(int).reshape(28, 28)
     assert pen.max() == 255 and np.abs(np.array(ink_box(pen)) - ink_box(marker)).max() <= 1
     assert stroke_width(pen.astype(np.float32)) == pytest.approx(
         stroke_width(marker.astype(np.float32)), rel=0.15)
     assert pen.sum() == pytest.approx(marker.sum(), rel=0.15)
+
+
+def test_a_markers_bold_strokes_are_thinned(monkeypatch):
+    """A marker's strokes 0.20 of the digit's height (MNIST's 99th percentile is 0.18) filled
+    its loops in the 20-pixel box: photos.py's tightly cropped bold digits read 95.5% right.
+    Thinned (on an 80-pixel copy of the digit's box), they lose a tenth of their width or more, and
+    the 28x28 field a fifth of its ink; strokes of 0.11 (10% of the image) stay as they are."""
+    def box_of_ink(width):
+        ink = 1 - seven_of_line(width)
+        top, bottom, left, right = ink_box(ink * 255)
+        return ink[top:bottom + 1, left:right + 1]
+
+    usual, bold = box_of_ink(60), box_of_ink(150)
+    assert with_mnist_strokes(usual) is usual
+    thinned = with_mnist_strokes(bold)
+    assert thinned.shape == (80, round(80 * bold.shape[1] / bold.shape[0]))
+    bold_share, thinned_share = (stroke_width(ink) / ink.shape[0] for ink in (bold, thinned))
+    assert predict.THINNED_STROKE < thinned_share < 0.9 * bold_share
+    field = to_mnist(seven_of_line(150)).astype(int)
+    monkeypatch.setattr(predict, "BOLD_STROKE", np.inf)
+    assert field.sum() < 0.8 * to_mnist(seven_of_line(150)).astype(int).sum()
 
 
 def test_a_numbers_whole_width_does_not_make_its_strokes_thin():
