@@ -654,8 +654,9 @@ def test_a_pen_drawn_digit_gets_mnist_strokes(line):
 def test_a_markers_bold_strokes_are_thinned(monkeypatch):
     """A marker's strokes 0.20 of the digit's height (MNIST's 99th percentile is 0.18) filled
     its loops in the 20-pixel box: photos.py's tightly cropped bold digits read 95.5% right.
-    Thinned (on an 80-pixel copy of the digit's box), they lose a tenth of their width or more, and
-    the 28x28 field a fifth of its ink; strokes of 0.11 (10% of the image) stay as they are."""
+    Thinned (on an 80-pixel copy of the digit's box), they lose a tenth of their width or
+    more, and the 28x28 field a fifth of its ink or more; strokes of 0.11 (10% of the image)
+    stay as they are."""
     def box_of_ink(width):
         ink = 1 - seven_of_line(width)
         top, bottom, left, right = ink_box(ink * 255)
