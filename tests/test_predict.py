@@ -673,6 +673,16 @@ def test_a_markers_bold_strokes_are_thinned(monkeypatch):
     assert field.sum() < 0.8 * to_mnist(seven_of_line(150)).astype(int).sum()
 
 
+def test_a_short_dash_that_measures_bold_is_read_not_eroded_away():
+    """A 2-pixel line, slightly slanted, in a 28-pixel image is 3-4 pixels tall: its strokes
+    measure bold against that height, and eroded it left no ink (a NaN centre of mass, and a
+    traceback from predict)."""
+    img = Image.new("L", (28, 28), 255)
+    ImageDraw.Draw(img).line([(6, 14), (20, 17)], fill=0, width=2)
+    field = to_mnist(np.asarray(img, np.float32) / 255)
+    assert field.max() == 255
+
+
 def test_a_numbers_whole_width_does_not_make_its_strokes_thin():
     """Before it is parted, a number is read whole; measured against its width (three digits
     side by side), its strokes counted as thin and were widened and darkened, and the whole
