@@ -67,10 +67,10 @@ def this_workers_share_of_the_cpus():
     Under `make test` the other worker keeps a core busy. The training's two BLAS threads then
     wait for each other, spinning, whenever one is without a core: with a one-core busy loop
     beside it, a default epoch took 4.5-5.3 s on two threads against 2.3-2.6 s on one (2-CPU
-    EPYC, 2026-12-07), and this file's set-up 173 s against 80 s alone. On its share of the
-    CPUs, `threads: auto` picks the count that fits, as under any CPU affinity (a cpuset,
-    `taskset`); the trained model then differs from the committed one in the last bits, as any
-    other thread count's does."""
+    EPYC, 2026-12-07), and this file's set-up 148-173 s in the suite against 80 s alone; on
+    one CPU, 97-101 s in the suite. On its share of the CPUs, `threads: auto` picks the count
+    that fits, as under any CPU affinity (a cpuset, `taskset`); the trained model then differs
+    from the committed one in the last bits, as any other thread count's does."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers < 2 or not hasattr(os, "sched_setaffinity"):
         return None

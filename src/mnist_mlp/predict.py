@@ -844,10 +844,11 @@ def edge_frame(shape: tuple[int, int]) -> np.ndarray:
 
 #: The largest deviation of the paper's noise that ``noise_floor`` takes for noise, not ink
 #: (38 gray levels). It was 0.1, where photos.py's noise of σ 0.1 (clipped at white) measures
-#: 0.080-0.104: the images measuring above it had no floor, the noise counted as ink, the box
-#: took in the whole photo and the digit came out about half its height. That row read 96.0%
-#: right (next 200 test digits: 93.0%), now 99.5% (95.0%); tightly cropped bold digits, whose
-#: ink can lie at the 60th percentile, 98.0% (95.0%) either way.
+#: 0.080-0.104: the images measuring above it had no floor, the noise counted as ink and the
+#: box took in the whole photo; the digit came out half its height, or, its strokes measured
+#: thin amid the noise, widened into a blob. That row read 96.0% right (next 200 test digits:
+#: 93.0%), now 99.5% (95.0%); tightly cropped bold digits, whose ink can lie at the 60th
+#: percentile, 98.0% (95.0%) either way.
 NOISE_MAX = 0.15
 
 
