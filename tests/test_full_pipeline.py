@@ -6,6 +6,7 @@ tests do not run in one the Makefile built). It clones the committed HEAD, so lo
 changes are not part of it. Skip it with -m "not slow".
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,8 +32,9 @@ def clone(tmp_path_factory):
     (clone / "reports/eval/metrics.json").unlink()  # the committed copy must not stand in
     shared = share_the_test_environment(clone)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MNIST_MLP_PYTHON")}
-    result = subprocess.run(["make", "repro"], cwd=clone, env=env, capture_output=True,
-                            text=True, timeout=1800, preexec_fn=this_workers_share_of_the_cpus())
+    with this_workers_share_of_the_cpus():
+        result = subprocess.run(["make", "repro"], cwd=clone, env=env, capture_output=True,
+                                text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert not shared or "pip install" not in result.stdout, "installed into the shared env"
     return clone, result.stdout
@@ -60,9 +62,12 @@ def share_the_test_environment(clone: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
 def this_workers_share_of_the_cpus():
-    """A function that limits a child process to its pytest-xdist worker's share of the CPUs
-    (None where the suite runs in one process or there is no CPU affinity).
+    """This thread, and so the processes it starts, on its pytest-xdist worker's share of the
+    CPUs until the block ends (nothing changes where the suite runs in one process or there is
+    no CPU affinity). Set here rather than in a ``preexec_fn``, which Python documents as unsafe
+    in a process with threads (an xdist worker here runs three).
 
     Under `make test` the other worker keeps a core busy. The training's two BLAS threads then
     wait for each other, spinning, whenever one is without a core: with a one-core busy loop
@@ -73,10 +78,14 @@ def this_workers_share_of_the_cpus():
     from the committed one in the last bits, as any other thread count's does."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers < 2 or not hasattr(os, "sched_setaffinity"):
-        return None
+        yield
+        return
     cpus = sorted(os.sched_getaffinity(0))
-    share = set(cpus[-max(1, len(cpus) // workers):])
-    return lambda: os.sched_setaffinity(0, share)
+    os.sched_setaffinity(0, cpus[-max(1, len(cpus) // workers):])
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 def makefile_variables(*names: str) -> list[str]:
