@@ -11,8 +11,10 @@ from packaging.utils import canonicalize_name
 
 from conftest import REPO
 
-# Python 3.10 (which pyproject.toml allows, without a lock) has no tomllib.
-tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there, which became tomllib
+    import tomli as tomllib
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 LOCKS = sorted(REPO.glob("constraints-py*.txt"))
