@@ -215,7 +215,9 @@ def make_repo(d: Path, small_csvs: tuple[Path, Path]) -> tuple[Path, dict, tuple
     sh(d, "git", "init", "-q", "-b", "main", env=env)
     dvc = (sys.executable, "-m", "dvc")
     sh(d, *dvc, "init", "-q", env=env)
-    sh(d, *dvc, "config", "core.analytics", "false", env=env)
+    # The project's DVC config (analytics off, the offline plots page) and what it names.
+    shutil.copy(REPO / ".dvc/config", d / ".dvc/config")
+    shutil.copytree(REPO / ".dvc/plots", d / ".dvc/plots")
     sh(d, "git", "add", "-A", env=env)
     sh(d, "git", "commit", "-qm", "init", env=env)
     return d, env, dvc

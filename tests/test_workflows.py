@@ -69,7 +69,10 @@ def test_sweep_queue_show_apply_branch(baseline):
     assert "promoted" in sh(d, "git", "branch", "--list", "promoted", env=env)
 
 
-def test_offline_comparison_page(baseline):
+def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
+    """Both draw their plots with the network cut off. DVC's own page does because .dvc/config
+    names a template with Vega inline: DVC's default one loads Vega from a CDN, so offline it
+    would show the figures but no plot."""
     d, env, dvc = baseline
     sh(d, *dvc, "exp", "run", "-n", "fewer-epochs", "-S", "train.epochs=1", env=env)
     out = d / "cmp.html"
@@ -84,8 +87,26 @@ def test_offline_comparison_page(baseline):
     assert page.count("<img") == 10  # five figures for each of the two revisions
     assert "fewer-epochs" in page and "HEAD" in page
     assert "train.epochs" in page  # the params table shows what differs
-    render_in_chromium(out, d)
+    dom = render_in_chromium(out, d)
+    assert dom.count("<svg") == 3 and dom.count("<img") == 10
 
+    sh(d, *dvc, "plots", "diff", "HEAD", "fewer-epochs", "-o", "plots", env=env)
+    page = d / "plots/index.html"
+    assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page.read_text())
+    dom = render_in_chromium(page, d)
+    assert dom.count('class="marks"') == 3  # Loss, Accuracy, Confusion, drawn by Vega
+    assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions
+
+
+@pytest.mark.skipif(not (REPO / f"constraints-py{sys.version_info[0]}.{sys.version_info[1]}.txt"
+                         ).exists(), reason="no lock for this Python: vl-convert may differ")
+def test_the_committed_dvc_plots_template_is_the_one_vl_convert_bundles(monkeypatch):
+    from mnist_mlp.compare import dvc_plots_template, dvc_plots_template_path
+
+    monkeypatch.chdir(REPO)
+    path = dvc_plots_template_path()
+    assert path == REPO / ".dvc/plots/offline.html"
+    assert path.read_text() == dvc_plots_template(), "run `make plots-template` and commit it"
 
 
 def workspace_files(d: Path) -> dict[str, bytes]:
@@ -134,8 +155,9 @@ def test_comparing_a_commit_from_before_the_first_run_names_the_missing_file(rep
     assert not (d / "cmp.html").exists()
 
 
-def render_in_chromium(page, workdir):
-    """Open the page in headless Chromium with the network cut off; it must draw the plots."""
+def render_in_chromium(page, workdir) -> str:
+    """Open the page in headless Chromium with the network cut off; return the DOM it built
+    (with what its scripts drew) after checking the screenshot is not blank."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("headless Chromium not installed (.ci/run installs it)")
@@ -147,7 +169,6 @@ def render_in_chromium(page, workdir):
     dom = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True,
                          text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<svg") == 3 and dom.stdout.count("<img") == 10
     shot = workdir / "shot.png"
     subprocess.run([browser, *flags, "--window-size=1200,2000", f"--screenshot={shot}",
                     page.as_uri()], capture_output=True, timeout=120, check=True)
@@ -155,6 +176,7 @@ def render_in_chromium(page, workdir):
     import numpy as np
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert (pixels < 128).mean() > 0.01, "the rendered page is (nearly) blank"
+    return dom.stdout
 
 
 def test_dvc_and_git_remotes_share_data_and_experiments(baseline, tmp_path):

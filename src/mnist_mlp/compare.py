@@ -1,9 +1,11 @@
-"""One self-contained HTML page comparing revisions and experiments, readable offline.
+"""Revisions and experiments compared on HTML pages that draw without network.
 
-``dvc plots diff`` writes HTML that loads Vega from a CDN and renders blank without network.
-This page instead takes DVC's own Vega-Lite specs (``dvc plots diff --json``, data inlined) and
-renders them to inline SVG with vl-convert, which bundles Vega; figures are embedded as data
-URIs; metrics and params come from ``dvc.api``. The page makes no network request.
+DVC's own ``dvc plots show`` and ``dvc plots diff`` pages load Vega from a CDN and draw blank
+offline, unless DVC fills a template that carries Vega itself: ``dvc_plots_template`` writes
+one, which .dvc/config names. The comparison page (``write_comparison``) is one file that runs
+no script: DVC's Vega-Lite specs (``dvc plots diff --json``, data inlined) rendered to inline
+SVG by vl-convert, which bundles Vega; the figures as data URIs; the metrics and params from
+``dvc.api`` side by side.
 """
 
 from __future__ import annotations
@@ -143,3 +145,69 @@ def write_comparison(revisions: list[str], output: str | Path) -> Path:
         revisions.append(WORKSPACE)
     write_text(output, build_page(revisions))
     return Path(output)
+
+
+#: The major version of Vega-Lite DVC writes its plot specs for (their "$schema").
+DVC_VEGA_LITE_MAJOR = 5
+
+DVC_PAGE_TEMPLATE = """<!DOCTYPE html>
+<!-- The page template of `dvc plots show` and `dvc plots diff` (.dvc/config's
+     plots.html_template), written by `make plots-template`. It carries Vega {vega}, Vega-Lite
+     {vega_lite} and Vega-Embed {embed} (each BSD-3-Clause), as vl-convert-python {package}
+     bundles them, so that the pages draw their plots without network: DVC's own template
+     loads those from a CDN. -->
+<html>
+<head>
+    <meta charset="utf-8">
+    {{refresh_tag}}
+    <title>DVC Plot</title>
+    <script>
+{bundle}
+    </script>
+    <style>
+        table {{
+            border-spacing: 15px;
+        }}
+    </style>
+</head>
+<body>
+    {{plot_divs}}
+</body>
+</html>
+"""
+
+
+def dvc_plots_template() -> str:
+    """DVC's default page for its plots (``{plot_divs}`` and ``{refresh_tag}``, which DVC fills)
+    without its ``{scripts}``, the tags that load Vega from a CDN: Vega, the newest Vega-Lite of
+    DVC's major version and Vega-Embed are inline instead, as vl-convert bundles them."""
+    from importlib import metadata
+
+    import vl_convert
+
+    versions = [v for v in vl_convert.get_vegalite_versions()
+                if int(v.split(".")[0]) == DVC_VEGA_LITE_MAJOR]
+    vega_lite = max(versions, key=lambda v: tuple(map(int, v.split("."))))
+    bundle = vl_convert.javascript_bundle(vl_version=vega_lite)
+    if "</script" in bundle.lower():  # it would end the <script> element early
+        raise RuntimeError("vl-convert's bundle contains '</script': it cannot be inlined")
+    return DVC_PAGE_TEMPLATE.format(
+        package=metadata.version("vl-convert-python"), vega=vl_convert.get_vega_version(),
+        vega_lite=vega_lite, embed=vl_convert.get_vega_embed_version(), bundle=bundle)
+
+
+def dvc_plots_template_path() -> Path:
+    """Where .dvc/config's ``plots.html_template`` puts the template (relative to .dvc/)."""
+    from dvc.repo import Repo
+
+    repo = Repo()
+    return Path(repo.dvc_dir) / repo.config["plots"]["html_template"]
+
+
+def write_dvc_plots_template() -> Path:
+    from .fileio import write_text
+
+    path = dvc_plots_template_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, dvc_plots_template())
+    return path
