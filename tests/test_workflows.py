@@ -81,20 +81,20 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     page = out.read_text()
     assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page)
     assert "<script" not in page
-    assert page.count("<svg") == 3  # Loss, Accuracy, Confusion: all revisions in each
-    for title in ("Loss", "Accuracy", "Confusion"):
+    assert page.count("<svg") == 4  # each plot, with all revisions in it
+    for title in ("Loss", "Accuracy", "Learning rate", "Confusion"):
         assert f"<h2>{title}</h2>" in page
     assert page.count("<img") == 10  # five figures for each of the two revisions
     assert "fewer-epochs" in page and "HEAD" in page
     assert "train.epochs" in page  # the params table shows what differs
     dom = render_in_chromium(out, d)
-    assert dom.count("<svg") == 3 and dom.count("<img") == 10
+    assert dom.count("<svg") == 4 and dom.count("<img") == 10
 
     sh(d, *dvc, "plots", "diff", "HEAD", "fewer-epochs", "-o", "plots", env=env)
     page = d / "plots/index.html"
     assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page.read_text())
     dom = render_in_chromium(page, d)
-    assert dom.count('class="marks"') == 3  # Loss, Accuracy, Confusion, drawn by Vega
+    assert dom.count('class="marks"') == 4  # the four plots, drawn by Vega
     assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions
 
 
