@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+#: The lock `make` installs from for this Python (`make lock` writes it), if there is one.
+RUNNING_LOCK = REPO / f"constraints-py{sys.version_info[0]}.{sys.version_info[1]}.txt"
 MNIST_HEADER = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
 

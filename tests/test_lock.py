@@ -9,7 +9,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from conftest import REPO
+from conftest import REPO, RUNNING_LOCK
 
 try:
     import tomllib
@@ -18,7 +18,6 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there, which
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 LOCKS = sorted(REPO.glob("constraints-py*.txt"))
-RUNNING_LOCK = REPO / f"constraints-py{sys.version_info[0]}.{sys.version_info[1]}.txt"
 
 
 def pins(lock) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY, make_repo, sh, write_small_csvs
+from conftest import REPO, RUNNING_LOCK, TINY, make_repo, sh, write_small_csvs
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +98,8 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions
 
 
-@pytest.mark.skipif(not (REPO / f"constraints-py{sys.version_info[0]}.{sys.version_info[1]}.txt"
-                         ).exists(), reason="no lock for this Python: vl-convert may differ")
+@pytest.mark.skipif(not RUNNING_LOCK.exists(),
+                    reason="no lock for this Python, whose vl-convert may differ")
 def test_the_committed_dvc_plots_template_is_the_one_vl_convert_bundles(monkeypatch):
     from mnist_mlp.compare import dvc_plots_template, dvc_plots_template_path
 

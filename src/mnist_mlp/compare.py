@@ -200,8 +200,8 @@ def dvc_plots_template_path() -> Path:
     """Where .dvc/config's ``plots.html_template`` puts the template (relative to .dvc/)."""
     from dvc.repo import Repo
 
-    repo = Repo()
-    return Path(repo.dvc_dir) / repo.config["plots"]["html_template"]
+    with Repo() as repo:
+        return Path(repo.dvc_dir) / repo.config["plots"]["html_template"]
 
 
 def write_dvc_plots_template() -> Path:
