@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import REPO, RUNNING_LOCK, TINY, make_repo, sh, write_small_csvs
@@ -98,6 +99,37 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions
 
 
+def test_the_confusion_plot_labels_each_kind_of_test_error_with_its_count(tmp_path):
+    """DVC's Confusion plot (the template .dvc/plots/confusion_errors.json) leaves the right
+    answers out: its cells' labels are the committed predictions' errors, counted per actual and
+    predicted digit, and no zeros."""
+    import vl_convert
+
+    shown = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json", "-o",
+                            str(tmp_path), "Confusion"], cwd=REPO, capture_output=True,
+                           text=True, check=True)
+    plots = json.loads(shown.stdout)
+    spec = plots.get("data", plots)["Confusion"][0]["content"]
+    labels = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            if node.get("marktype") == "text" and node.get("role") == "mark":
+                labels.extend(item["text"] for item in node["items"] if item.get("text"))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(vl_convert.vegalite_to_scenegraph(spec))
+    predictions = pd.read_csv(REPO / "reports/eval/predictions.csv")
+    errors = predictions[predictions.actual != predictions.predicted]
+    counts = errors.groupby(["actual", "predicted"]).size()
+    assert sorted(map(int, labels)) == sorted(counts.tolist())
+    assert sum(map(int, labels)) == len(errors) > 0
+
+
 @pytest.mark.skipif(not RUNNING_LOCK.exists(),
                     reason="no lock for this Python, whose vl-convert may differ")
 def test_the_committed_dvc_plots_template_is_the_one_vl_convert_bundles(monkeypatch):
@@ -175,7 +207,8 @@ def render_in_chromium(page, workdir) -> str:
     from PIL import Image
     import numpy as np
     pixels = np.asarray(Image.open(shot).convert("L"))
-    assert (pixels < 128).mean() > 0.01, "the rendered page is (nearly) blank"
+    # Not white: the plots are drawn in light colours (the comparison page: 3% of its pixels).
+    assert (pixels < 240).mean() > 0.01, "the rendered page is (nearly) blank"
     return dom.stdout
 
 
