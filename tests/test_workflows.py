@@ -15,6 +15,10 @@ import pytest
 from conftest import REPO, RUNNING_LOCK, TINY, make_repo, sh, write_small_csvs
 
 
+#: A page's reference to something on the network: a script, image or style it would load.
+NETWORK_REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']?https?://""")
+
+
 @pytest.fixture(scope="module")
 def committed_baseline(tmp_path_factory):
     """The `repo` fixture's repository after one `dvc repro`, committed."""
@@ -80,7 +84,7 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     sh(d, sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "fewer-epochs", "-o", str(out),
        env=env)
     page = out.read_text()
-    assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page)
+    assert not NETWORK_REFERENCE.findall(page)
     assert "<script" not in page
     assert page.count("<svg") == 4  # each plot, with all revisions in it
     for title in ("Loss", "Accuracy", "Learning rate", "Confusion"):
@@ -93,7 +97,7 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
 
     sh(d, *dvc, "plots", "diff", "HEAD", "fewer-epochs", "-o", "plots", env=env)
     page = d / "plots/index.html"
-    assert not re.findall(r"""(?:src|href)\s*=\s*["']?https?://""", page.read_text())
+    assert not NETWORK_REFERENCE.findall(page.read_text())
     dom = render_in_chromium(page, d)
     assert dom.count('class="marks"') == 4  # the four plots, drawn by Vega
     assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions

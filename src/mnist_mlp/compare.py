@@ -150,40 +150,26 @@ def write_comparison(revisions: list[str], output: str | Path) -> Path:
 #: The major version of Vega-Lite DVC writes its plot specs for (their "$schema").
 DVC_VEGA_LITE_MAJOR = 5
 
-DVC_PAGE_TEMPLATE = """<!DOCTYPE html>
-<!-- The page template of `dvc plots show` and `dvc plots diff` (.dvc/config's
-     plots.html_template), written by `make plots-template`. It carries Vega {vega}, Vega-Lite
-     {vega_lite} and Vega-Embed {embed} (each BSD-3-Clause), as vl-convert-python {package}
-     bundles them, so that the pages draw their plots without network: DVC's own template
-     loads those from a CDN. -->
-<html>
-<head>
-    <meta charset="utf-8">
-    {{refresh_tag}}
-    <title>DVC Plot</title>
+#: What takes the place of DVC's ``{scripts}``, the tags that load Vega, Vega-Lite and
+#: Vega-Embed from a CDN: the bundle itself, and a charset, as it has non-ASCII characters.
+INLINE_SCRIPTS = """<meta charset="utf-8">
+    <!-- Written by `make plots-template` for `dvc plots show` and `dvc plots diff`
+         (.dvc/config's plots.html_template): Vega {vega}, Vega-Lite {vega_lite} and Vega-Embed
+         {embed} (each BSD-3-Clause), as vl-convert-python {package} bundles them, so that the
+         page draws its plots without network. -->
     <script>
 {bundle}
-    </script>
-    <style>
-        table {{
-            border-spacing: 15px;
-        }}
-    </style>
-</head>
-<body>
-    {{plot_divs}}
-</body>
-</html>
-"""
+    </script>"""
 
 
 def dvc_plots_template() -> str:
-    """DVC's default page for its plots (``{plot_divs}`` and ``{refresh_tag}``, which DVC fills)
-    without its ``{scripts}``, the tags that load Vega from a CDN: Vega, the newest Vega-Lite of
-    DVC's major version and Vega-Embed are inline instead, as vl-convert bundles them."""
+    """DVC's default page for its plots (dvc-render's, whose ``{plot_divs}`` and
+    ``{refresh_tag}`` DVC fills) with Vega, the newest Vega-Lite of DVC's major version and
+    Vega-Embed inline, as vl-convert bundles them, where the page had ``{scripts}``."""
     from importlib import metadata
 
     import vl_convert
+    from dvc_render.html import PAGE_HTML
 
     versions = [v for v in vl_convert.get_vegalite_versions()
                 if int(v.split(".")[0]) == DVC_VEGA_LITE_MAJOR]
@@ -191,9 +177,10 @@ def dvc_plots_template() -> str:
     bundle = vl_convert.javascript_bundle(vl_version=vega_lite)
     if "</script" in bundle.lower():  # it would end the <script> element early
         raise RuntimeError("vl-convert's bundle contains '</script': it cannot be inlined")
-    return DVC_PAGE_TEMPLATE.format(
+    scripts = INLINE_SCRIPTS.format(
         package=metadata.version("vl-convert-python"), vega=vl_convert.get_vega_version(),
         vega_lite=vega_lite, embed=vl_convert.get_vega_embed_version(), bundle=bundle)
+    return PAGE_HTML.replace("{scripts}", scripts) + "\n"
 
 
 def dvc_plots_template_path() -> Path:
