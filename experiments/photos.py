@@ -2,7 +2,7 @@
 under a shadow, a vignette, noise or JPEG compression, clean renders at several sizes, and
 numbers of two to four test digits side by side.
 
-Each image goes through `predict`'s own preparation (``predict.to_mnist_digits``, with the
+Each image goes through `predict`'s own preparation (``digits.to_mnist_digits``, with the
 model's reading to part digits written close together) and the model; the table gives the
 share read right (every digit, and no more), how many images held "no digit" and how many
 were read with another count of digits than they hold.
@@ -30,7 +30,10 @@ from scipy.ndimage import (binary_dilation, distance_transform_edt, gaussian_fil
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp.errors import UserError
-from mnist_mlp.predict import ImageError, model_reading, perspective_map, to_mnist_digits
+from mnist_mlp.digits import to_mnist_digits
+from mnist_mlp.images import ImageError
+from mnist_mlp.paper import perspective_map
+from mnist_mlp.predict import model_reading
 from mnist_mlp.splits import load_split
 
 

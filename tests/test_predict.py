@@ -14,9 +14,11 @@ from scipy.ndimage import (binary_dilation, binary_fill_holes, center_of_mass, f
                            label, sum_labels)
 
 from mnist_mlp import predict
-from mnist_mlp.predict import (ImageError, enclosing_quadrilateral, load_image, perspective_map,
-                                polygon_area, sheet_of_paper, stroke_width, thin_cuts,
-                                to_mnist, to_mnist_digits, with_mnist_strokes)
+from mnist_mlp.digits import (THINNED_STROKE, digit_box, stroke_width, thin_cuts, to_mnist,
+                              to_mnist_digits, with_mnist_strokes)
+from mnist_mlp.images import DECODE_SIDE, ImageError, load_image, reduction_factor
+from mnist_mlp.paper import (PREVIEW_SIDE, enclosing_quadrilateral, in_photo, perspective_map,
+                             polygon_area, sheet_of_paper, shrunk)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -372,7 +374,7 @@ def box_on_the_whole_preview(ink, preview, columns):
         inside = np.zeros(preview.shape[1], bool)
         inside[columns] = True
         preview = np.where(inside, preview, 0)
-        whole = predict.in_photo((slice(0, preview.shape[0]), columns), preview.shape, ink.shape)
+        whole = in_photo((slice(0, preview.shape[0]), columns), preview.shape, ink.shape)
     inked = preview > 0.1 * preview.max()
     reach = max(1, round(0.02 * min(preview.shape)))
     pieces, count = label(binary_dilation(inked, iterations=reach), structure=np.ones((3, 3)))
@@ -384,9 +386,9 @@ def box_on_the_whole_preview(ink, preview, columns):
     main = boxes[int(np.argmax(masses))]
     kept = [box for box, mass in zip(boxes, masses) if mass >= 0.1 * masses.max()
             or all(b.start < m.stop and m.start < b.stop for b, m in zip(box, main))]
-    return predict.in_photo(tuple(slice(min(box[axis].start for box in kept),
-                                        max(box[axis].stop for box in kept)) for axis in range(2)),
-                            preview.shape, ink.shape)
+    return in_photo(tuple(slice(min(box[axis].start for box in kept),
+                                max(box[axis].stop for box in kept)) for axis in range(2)),
+                    preview.shape, ink.shape)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -403,13 +405,13 @@ def test_digit_box_labels_within_the_inks_box_as_on_the_whole_preview(seed):
         draw.line([(x, y), (x + dx, y + dy)], fill=int(rng.integers(80, 256)),
                   width=int(rng.integers(3, 12)))
     ink = np.asarray(img, np.float32) / 255
-    preview = predict.shrunk(ink, predict.PREVIEW_SIDE)
+    preview = shrunk(ink, PREVIEW_SIDE)
     width = preview.shape[1]
     spans = [None, slice(0, width), slice(0, 90), slice(width - 120, width),
              *(slice(start, start + int(rng.integers(40, 400)))
                for start in rng.integers(0, width - 40, size=12))]
     for columns in spans:
-        assert predict.digit_box(ink, preview, columns) == box_on_the_whole_preview(
+        assert digit_box(ink, preview, columns) == box_on_the_whole_preview(
             ink, preview, columns), columns
 
 
@@ -681,9 +683,9 @@ def test_a_markers_bold_strokes_are_thinned(monkeypatch):
     thinned = with_mnist_strokes(bold)
     assert thinned.shape == (80, round(80 * bold.shape[1] / bold.shape[0]))
     bold_share, thinned_share = (stroke_width(ink) / ink.shape[0] for ink in (bold, thinned))
-    assert predict.THINNED_STROKE < thinned_share < 0.9 * bold_share
+    assert THINNED_STROKE < thinned_share < 0.9 * bold_share
     field = to_mnist(seven_of_line(150)).astype(int)
-    monkeypatch.setattr(predict, "BOLD_STROKE", np.inf)
+    monkeypatch.setattr("mnist_mlp.digits.BOLD_STROKE", np.inf)
     assert field.sum() < 0.8 * to_mnist(seven_of_line(150)).astype(int).sum()
 
 
@@ -821,7 +823,7 @@ def test_a_large_jpeg_is_decoded_reduced_and_reads_as_at_full_size(tmp_path, mon
     drawn_seven().resize((4800, 6000), Image.Resampling.BILINEAR).save(photo, quality=90)
     reduced = load_image(photo)
     assert reduced.shape == (3000, 2400)  # half: a quarter would be below 3000 on the long side
-    monkeypatch.setattr(predict, "DECODE_SIDE", 10_000)
+    monkeypatch.setattr("mnist_mlp.images.DECODE_SIDE", 10_000)
     full = load_image(photo)
     assert full.shape == (6000, 4800)
     got, expected = (to_mnist(gray).astype(int).reshape(28, 28) for gray in (reduced, full))
@@ -842,9 +844,10 @@ def test_large_images_read_reduced_jpegs_in_the_decoder_others_after(tmp_path, m
                                                 if fmt == "MPO" else {}))
     gray = load_image(path)
     assert gray.shape == (3000, 2400) and gray.dtype == np.float32 and gray.flags.writeable
-    monkeypatch.setattr(predict, "reduced", lambda img: img)  # only the JPEG decoder reduces
+    # Only the JPEG decoder reduces now.
+    monkeypatch.setattr("mnist_mlp.images.reduced", lambda img: img)
     assert load_image(path).shape == ((3000, 2400) if fmt == "MPO" else (6000, 4800))
-    monkeypatch.setattr(predict, "DECODE_SIDE", 10_000)
+    monkeypatch.setattr("mnist_mlp.images.DECODE_SIDE", 10_000)
     got, expected = (to_mnist(image).astype(int).reshape(28, 28)
                      for image in (gray, load_image(path)))
     assert ink_box(got) == ink_box(expected)
@@ -855,8 +858,8 @@ def test_large_images_read_reduced_jpegs_in_the_decoder_others_after(tmp_path, m
                                           (11_996, 2), (11_997, 4), (23_992, 4), (23_993, 8),
                                           (100_000, 8)])
 def test_the_reduction_keeps_the_longer_side_at_decode_side_or_more(side, factor):
-    assert predict.reduction_factor((side, 10)) == predict.reduction_factor((10, side)) == factor
-    assert -(-side // factor) >= predict.DECODE_SIDE or factor == 1
+    assert reduction_factor((side, 10)) == reduction_factor((10, side)) == factor
+    assert -(-side // factor) >= DECODE_SIDE or factor == 1
 
 
 def test_a_heic_photo_reads_as_its_png(tmp_path):
