@@ -1,4 +1,5 @@
-"""predict: MNIST-style preprocessing of images, CSV rows, JSON and CSV output, bad images."""
+"""predict and the modules that prepare its images (images, paper, digits): MNIST-style
+preprocessing of images, CSV rows, JSON and CSV output, bad images."""
 
 import csv
 import io
