@@ -103,17 +103,22 @@ def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     assert dom.count('<img src="static/') == 10  # five figures for each of the two revisions
 
 
+def confusion_spec(out_dir):
+    """The Vega-Lite spec DVC fills for the committed Confusion plot."""
+    shown = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json", "-o",
+                            str(out_dir), "Confusion"], cwd=REPO, capture_output=True,
+                           text=True, check=True)
+    plots = json.loads(shown.stdout)
+    return plots.get("data", plots)["Confusion"][0]["content"]
+
+
 def test_the_confusion_plot_labels_each_kind_of_test_error_with_its_count(tmp_path):
     """DVC's Confusion plot (the template .dvc/plots/confusion_errors.json) leaves the right
     answers out: its cells' labels are the committed predictions' errors, counted per actual and
     predicted digit, and no zeros."""
     import vl_convert
 
-    shown = subprocess.run([sys.executable, "-m", "dvc", "plots", "show", "--json", "-o",
-                            str(tmp_path), "Confusion"], cwd=REPO, capture_output=True,
-                           text=True, check=True)
-    plots = json.loads(shown.stdout)
-    spec = plots.get("data", plots)["Confusion"][0]["content"]
+    spec = confusion_spec(tmp_path)
     labels = []
 
     def collect(node):
@@ -132,6 +137,31 @@ def test_the_confusion_plot_labels_each_kind_of_test_error_with_its_count(tmp_pa
     counts = errors.groupby(["actual", "predicted"]).size()
     assert sorted(map(int, labels)) == sorted(counts.tolist())
     assert sum(map(int, labels)) == len(errors) > 0
+
+
+def test_the_confusion_plot_wraps_many_revisions_into_rows_of_three(tmp_path):
+    """Side by side, six revisions' matrices ran off a 1,400-pixel page (`compare` of HEAD and
+    five seed runs); wrapped, five revisions take two rows: three panels, then two."""
+    import vl_convert
+
+    spec = confusion_spec(tmp_path)
+    rows = spec["data"]["values"][:500]
+    spec["data"]["values"] = [dict(row, rev=f"rev{i}") for i in range(5) for row in rows]
+    panels = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            if node.get("marktype") == "group" and node.get("name") == "cell":
+                panels.extend((item["x"], item["y"]) for item in node["items"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(vl_convert.vegalite_to_scenegraph(spec))
+    assert len(panels) == 5
+    assert len({x for x, _ in panels}) == 3 and len({y for _, y in panels}) == 2
 
 
 @pytest.mark.skipif(not RUNNING_LOCK.exists(),
