@@ -112,26 +112,27 @@ def confusion_spec(out_dir):
     return plots.get("data", plots)["Confusion"][0]["content"]
 
 
+def scene_nodes(node):
+    """Every object in a Vega scenegraph (nested dicts and lists), depth first."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from scene_nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from scene_nodes(value)
+
+
 def test_the_confusion_plot_labels_each_kind_of_test_error_with_its_count(tmp_path):
     """DVC's Confusion plot (the template .dvc/plots/confusion_errors.json) leaves the right
     answers out: its cells' labels are the committed predictions' errors, counted per actual and
     predicted digit, and no zeros."""
     import vl_convert
 
-    spec = confusion_spec(tmp_path)
-    labels = []
-
-    def collect(node):
-        if isinstance(node, dict):
-            if node.get("marktype") == "text" and node.get("role") == "mark":
-                labels.extend(item["text"] for item in node["items"] if item.get("text"))
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-
-    collect(vl_convert.vegalite_to_scenegraph(spec))
+    scene = vl_convert.vegalite_to_scenegraph(confusion_spec(tmp_path))
+    labels = [item["text"] for node in scene_nodes(scene)
+              if node.get("marktype") == "text" and node.get("role") == "mark"
+              for item in node["items"] if item.get("text")]
     predictions = pd.read_csv(REPO / "reports/eval/predictions.csv")
     errors = predictions[predictions.actual != predictions.predicted]
     counts = errors.groupby(["actual", "predicted"]).size()
@@ -147,19 +148,10 @@ def test_the_confusion_plot_wraps_many_revisions_into_rows_of_three(tmp_path):
     spec = confusion_spec(tmp_path)
     rows = spec["data"]["values"][:500]
     spec["data"]["values"] = [dict(row, rev=f"rev{i}") for i in range(5) for row in rows]
-    panels = []
-
-    def collect(node):
-        if isinstance(node, dict):
-            if node.get("marktype") == "group" and node.get("name") == "cell":
-                panels.extend((item["x"], item["y"]) for item in node["items"])
-            for value in node.values():
-                collect(value)
-        elif isinstance(node, list):
-            for value in node:
-                collect(value)
-
-    collect(vl_convert.vegalite_to_scenegraph(spec))
+    panels = [(item["x"], item["y"])
+              for node in scene_nodes(vl_convert.vegalite_to_scenegraph(spec))
+              if node.get("marktype") == "group" and node.get("name") == "cell"
+              for item in node["items"]]
     assert len(panels) == 5
     assert len({x for x, _ in panels}) == 3 and len({y for _, y in panels}) == 2
 
