@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .fileio import write_text
 
 WORKSPACE = "workspace"
 
@@ -130,8 +131,6 @@ figure {{ margin: 0; }} img {{ max-width: 560px; }}
 
 def write_comparison(revisions: list[str], output: str | Path) -> Path:
     """Write the page for ``revisions`` (one revision: it and the workspace) to ``output``."""
-    from .fileio import write_text
-
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
 
@@ -192,8 +191,7 @@ def dvc_plots_template_path() -> Path:
 
 
 def write_dvc_plots_template() -> Path:
-    from .fileio import write_text
-
+    """Write ``dvc_plots_template`` where .dvc/config names it (``make plots-template``)."""
     path = dvc_plots_template_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, dvc_plots_template())
