@@ -149,6 +149,13 @@ def test_prepare_standardizes_with_train_statistics_only(small_csvs):
     assert abs(splits["train"].x.mean()) < 1e-4
     assert splits["train"].x.std() == pytest.approx(1, abs=1e-3)
     assert splits["test"].normalization == splits["train"].normalization
+    # The statistics are the train rows' alone: the dev rows (and the test CSV) would move them
+    # too little for the checks above to see.
+    norm = splits["train"].normalization
+    train_pixels = np.rint((splits["train"].x / np.float64(1 / norm.std) + norm.mean) * 255)
+    scaled = Normalization().apply(train_pixels.astype(np.uint8))
+    assert norm.mean == pytest.approx(scaled.mean(dtype=np.float64), rel=1e-9)
+    assert norm.std == pytest.approx(scaled.std(dtype=np.float64), rel=1e-9)
 
 
 def test_prepare_rejects_too_large_dev_and_missing_classes(tmp_path, small_csvs):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from mnist_mlp.metrics import classification_report, confusion_matrix, precision_recall_f1
+from mnist_mlp.metrics import (classification_report, confusion_matrix, evaluation_metrics,
+                               precision_recall_f1)
 
 
 def test_confusion_matrix_by_hand():
@@ -38,3 +39,19 @@ def test_classification_report():
     assert report["confusion"][1][2] == 1
     # Classes 3-9 never occur: F1 0 each; macro F1 averages all ten.
     assert report["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 10)
+
+
+def test_metrics_json_has_each_splits_headline_and_the_test_splits_details():
+    rng = np.random.default_rng(0)
+    reports = {split: classification_report(rng.integers(0, 10, rows),
+                                            rng.dirichlet(np.ones(10), rows).astype(np.float32))
+               for split, rows in (("test", 50), ("dev", 30))}
+    metrics = evaluation_metrics(reports)
+    for split in ("test", "dev"):
+        assert metrics[split] == {key: round(reports[split][key], 6)
+                                  for key in ("accuracy", "loss", "macro_f1")}
+    assert metrics["confusion"] == reports["test"]["confusion"]
+    assert metrics["per_class"] == {
+        digit: {key: round(value, 6) for key, value in scores.items()}
+        for digit, scores in reports["test"]["per_class"].items()}
+    assert sum(scores["support"] for scores in metrics["per_class"].values()) == 50

@@ -79,6 +79,24 @@ def test_adamw_decays_weights_decoupled():
     np.testing.assert_allclose(params[1], [0.5])                        # biases untouched
 
 
+def test_each_params_name_builds_its_optimizer_with_its_settings():
+    settings = dict(momentum=0.8, rho=0.7, beta1=0.85, beta2=0.99, eps=1e-6, l2=0.01,
+                    weight_decay=0.05)
+    built = {name: make_optimizer(name, **settings) for name in OPTIMIZERS}
+    assert {name: type(opt) for name, opt in built.items()} == {
+        "sgd": SGD, "momentum": Momentum, "nesterov": Momentum, "rmsprop": RMSprop,
+        "adam": Adam, "adamw": Adam}
+    assert (built["momentum"].nesterov, built["nesterov"].nesterov) == (False, True)
+    assert built["momentum"].momentum == built["nesterov"].momentum == 0.8
+    assert (built["rmsprop"].rho, built["rmsprop"].eps) == (0.7, 1e-6)
+    for name in ("adam", "adamw"):
+        assert (built[name].beta1, built[name].beta2, built[name].eps) == (0.85, 0.99, 1e-6)
+    # train.l2 is the coupled penalty of every optimizer; train.weight_decay only AdamW's.
+    assert {opt.weight_decay for opt in built.values()} == {0.01}
+    assert {name: opt.decoupled_weight_decay for name, opt in built.items()
+            if isinstance(opt, Adam)} == {"adam": 0.0, "adamw": 0.05}
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_every_optimizer_keeps_float32_and_descends(name):
     rng = np.random.default_rng(0)

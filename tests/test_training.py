@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_limits
 
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
-from mnist_mlp.nn import (MLP, Architecture, Dense, build_mlp, compiled, init_weights,
+from mnist_mlp import training
+from mnist_mlp.nn import (MLP, Architecture, Dense, Schedule, build_mlp, compiled, init_weights,
                           make_optimizer)
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
@@ -216,15 +217,72 @@ def test_flat_parameter_steps_equal_per_array_steps_bit_for_bit(optimizer):
     assert all(p.dtype == np.float32 for p in flat.params + flat.grads)
 
 
-def test_train_accuracy_is_measured_on_each_batch_as_trained(data):
+def test_train_accuracy_and_loss_are_measured_on_each_batch_as_trained(data):
     """With a learning rate too small to move the weights, every epoch's training accuracy is
-    the initial model's accuracy on the whole split, in either batching mode."""
-    tr, _, _, _ = data
+    the initial model's accuracy on the whole split, in either batching mode, and its training
+    loss the initial model's mean loss over the rows (the short last batch of 16 rows weighs
+    16, not 32)."""
+    tr, ytr, _, _ = data
     initial = build_model(ModelParams(hidden=[16]), tr.x.shape[1], np.random.default_rng(0))
-    expected = float(np.mean(initial.forward(tr.x).argmax(1) == tr.y))
+    logits = initial.forward(tr.x)
+    expected = float(np.mean(logits.argmax(1) == tr.y))
+    expected_loss, _ = initial.output.loss_and_grad(logits, ytr)
     for batch_size in (32, "full"):
         result = run(data, optimizer="sgd", lr=1e-30, batch_size=batch_size, seed=0)
         assert [row["train_accuracy"] for row in result.history] == [expected] * 3
+        assert [row["train_loss"] for row in result.history] == pytest.approx(
+            [expected_loss] * 3, rel=1e-6)
+
+
+def test_scoring_in_chunks_weighs_each_row_once(data):
+    """``score``'s chunks (4,096 rows in training) give the mean over rows, a short last chunk
+    included: 100 dev rows in chunks of 7 score as in one."""
+    tr, _, dv, ydv = data
+    model = build_model(ModelParams(hidden=[16]), tr.x.shape[1], np.random.default_rng(0))
+    loss, accuracy = score(model, dv, ydv, batch_size=len(dv.x))
+    assert score(model, dv, ydv, batch_size=7) == (pytest.approx(loss, rel=1e-6), accuracy)
+
+
+def test_every_step_trains_at_the_schedules_rate_for_its_place_in_the_epoch(data):
+    """Step s of epoch e (counted from 0) of k steps per epoch takes the schedule's rate at
+    e + s / k, so cosine decay moves the rate within an epoch, not once per epoch."""
+    tr, ytr, dv, ydv = data
+    rates = []
+
+    class RecordingRates(TrainObserver):
+        def started(self, model, optimizer):
+            step = optimizer.step
+
+            def recording(params, grads, lr, decayed=None):
+                rates.append(lr)
+                step(params, grads, lr, decayed)
+            optimizer.step = recording
+
+    params = TrainParams(epochs=2, batch_size=100, lr=0.01, threads=1, warmup_epochs=0.5)
+    train(ModelParams(hidden=[16]), params, tr, ytr, dv, ydv, observer=RecordingRates())
+    schedule = Schedule("cosine", 0.01, 2, warmup_epochs=0.5)
+    assert rates == [schedule.learning_rate(step / 4) for step in range(8)]  # 4 steps an epoch
+    assert len(set(rates[:4])) == len(set(rates[4:])) == 4  # the rate moves within each epoch
+
+
+def test_augmentation_fills_with_the_value_of_a_blank_pixel_as_prepared(monkeypatch):
+    """Pixels shifted in from outside the image take the value a blank (0) pixel has after the
+    split's normalization: 0 when scaled, below 0 when standardized."""
+    backgrounds = []
+
+    class RecordingBackground(Augmenter):
+        def __init__(self, params, background, rng):
+            backgrounds.append(background)
+            super().__init__(params, background, rng)
+
+    monkeypatch.setattr(training, "Augmenter", RecordingBackground)
+    pixels, labels = synthetic_digits(64, 5)
+    norm = Normalization(mean=0.13, std=0.31)
+    tr = Split(norm.apply(pixels), labels, norm)
+    train(ModelParams(hidden=[8]), TrainParams(epochs=1, batch_size=32, threads=1), tr,
+          one_hot(tr.y), tr, one_hot(tr.y), augment=AugmentParams(enabled=True))
+    blank = float(norm.apply(np.zeros((1, 784), np.uint8))[0, 0])
+    assert backgrounds == [pytest.approx(blank, rel=1e-6)]
 
 
 def test_mini_batches_are_the_permutations_rows_each_with_its_own_target(data):
