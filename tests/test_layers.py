@@ -62,6 +62,13 @@ def test_leaky_relu_is_its_definition_bit_for_bit(slope):
     np.testing.assert_array_equal(dx, np.where(x > 0, dout, dout * np.float32(slope)))
 
 
+def test_leaky_relu_in_a_network_has_pytorchs_default_slope():
+    """Model files name the activation, not its slope: a network's leaky ReLU must keep 0.01
+    (PyTorch's default too), or every saved model would read differently."""
+    layer = ACTIVATIONS["leaky_relu"]()
+    np.testing.assert_array_equal(layer.forward(np.array([[-2.0, 3.0]])), [[-0.02, 3.0]])
+
+
 def test_leaky_relu_refuses_slopes_outside_0_to_1():
     with pytest.raises(ValueError, match="slope"):
         ACTIVATIONS["leaky_relu"](1.5)
@@ -112,6 +119,12 @@ def test_batchnorm_uses_running_statistics_at_eval():
     np.testing.assert_allclose(layer.state["running_var"], x.var(0))
     out = layer.forward(x, training=False)
     np.testing.assert_allclose(out.mean(0), 0, atol=1e-6)
+    # Another batch is normalized by those statistics, not its own, and each row alone alike.
+    other = x[:5] + 10
+    expected = (other - x.mean(0)) / np.sqrt(x.var(0) + layer.eps)
+    np.testing.assert_allclose(layer.forward(other, training=False), expected, rtol=1e-12)
+    np.testing.assert_allclose(layer.forward(other[:1], training=False), expected[:1],
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, SigmoidMSE])
@@ -194,6 +207,26 @@ def test_a_network_without_hidden_layers_is_one_dense_layer(output):
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         np.testing.assert_allclose(grads[0], x.T @ (p - y) / len(x), rtol=1e-10)
+
+
+def test_initializations_draw_from_their_documented_distributions():
+    """he: W ~ N(0, 2/fan_in); xavier: W ~ U(+-sqrt(6/(fan_in + fan_out))); both with zero
+    biases; uniform: W and b ~ U(-0.5, 0.5). Over 784 x 1000 draws a sample's std is within
+    ~0.1% of the distribution's, so 1% tells a wrong scale; the second layer (1000 -> 10)
+    has its own fan-in."""
+    arch = Architecture(hidden=(1000,))
+    (w1, b1), (w2, b2) = init_weights(arch, "he", np.random.default_rng(0))
+    assert w1.std() == pytest.approx(math.sqrt(2 / 784), rel=0.01)
+    assert w2.std() == pytest.approx(math.sqrt(2 / 1000), rel=0.05)
+    assert abs(w1.mean()) < 0.01 * w1.std() and not b1.any() and not b2.any()
+    (w1, b1), _ = init_weights(arch, "xavier", np.random.default_rng(0))
+    limit = math.sqrt(6 / (784 + 1000))
+    assert 0.999 * limit < np.abs(w1).max() <= limit
+    assert w1.std() == pytest.approx(limit / math.sqrt(3), rel=0.01) and not b1.any()
+    (w1, b1), _ = init_weights(arch, "uniform", np.random.default_rng(0))
+    for drawn in (w1, b1):
+        assert -0.5 <= drawn.min() < -0.49 and 0.49 < drawn.max() < 0.5
+    assert w1.std() == pytest.approx(math.sqrt(1 / 12), rel=0.01)
 
 
 def test_float32_stays_float32_through_a_training_step():

@@ -295,7 +295,9 @@ def test_schedules_by_hand():
     step = Schedule("step", 0.1, 30, step_epochs=10, gamma=0.5)
     assert [step.learning_rate(t) for t in (0, 9.9, 10, 25)] == pytest.approx(
         [0.1, 0.1, 0.05, 0.025])
-    assert Schedule("exponential", 0.1, 10, gamma=0.9).learning_rate(2) == pytest.approx(0.081)
+    exponential = Schedule("exponential", 0.1, 10, gamma=0.9)
+    assert exponential.learning_rate(2) == pytest.approx(0.081)
+    assert exponential.learning_rate(2.5) == pytest.approx(0.081 * 0.9**0.5)  # within epochs
     cosine = Schedule("cosine", 0.1, 10, min_lr=0.01)
     assert cosine.learning_rate(0) == pytest.approx(0.1)
     assert cosine.learning_rate(5) == pytest.approx(0.055)

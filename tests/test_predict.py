@@ -635,6 +635,30 @@ def test_predict_files_parts_close_digits_with_the_models_reading(finished, tmp_
         model.predict_proba(predict.Normalization(**info["normalization"]).apply(fields)))
 
 
+def with_info(model_path, path, info):
+    """A copy of the model file at ``model_path`` whose meta entry has ``info``, at ``path``."""
+    with np.load(model_path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["info"] = info
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def test_the_models_reading_normalizes_as_its_training_data_was(finished, tmp_path):
+    """A model trained on standardized pixels reads images standardized the same way (the
+    finished model's own normalization is plain scaling, which the default would match)."""
+    model, info = predict.load_model(finished / "m/model.npz")
+    standardized = {"mean": 0.13, "std": 0.31}
+    with_info(finished / "m/model.npz", tmp_path / "model.npz",
+              {**info, "normalization": standardized})
+    fields = to_mnist_digits(drawn_number((1, 7), 40))
+    expected = model.predict_proba(predict.Normalization(**standardized).apply(fields))
+    np.testing.assert_array_equal(predict.model_reading(tmp_path / "model.npz")(fields), expected)
+    scaled = predict.Normalization().apply(fields)
+    assert not np.array_equal(expected, model.predict_proba(scaled))
+
+
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
         bar = np.zeros((120, 120), np.float32)
@@ -1053,12 +1077,7 @@ def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
     (["a list"], "unreadable 'meta' entry ('info' is not a mapping)"),
 ])
 def test_cli_model_with_bad_info_is_one_clear_error(finished, tmp_path, info, expected):
-    with np.load(finished / "m/model.npz", allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["info"] = info
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(tmp_path / "model.npz", **arrays)
+    with_info(finished / "m/model.npz", tmp_path / "model.npz", info)
     drawn_one().save(tmp_path / "one.png")
     result = cli("predict", "one.png", "--model", "model.npz", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
