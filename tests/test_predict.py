@@ -48,6 +48,17 @@ def drawn_seven():
     return img
 
 
+def test_a_digit_is_centred_by_its_mass_not_by_its_box():
+    """As MNIST was made: a 7 holds much of its ink in its top bar, so its centre of mass, not
+    its box's centre, goes to the field's centre (to the pixel: the shift is whole pixels), and
+    the box sits 2.5 pixels low."""
+    pixels = to_mnist(np.asarray(drawn_seven(), np.float32) / 255).reshape(28, 28)
+    com = center_of_mass(pixels.astype(float))
+    assert abs(com[0] - 14) <= 0.6 and abs(com[1] - 14) <= 0.6
+    top, bottom, _, _ = ink_box(pixels)
+    assert (top + bottom) / 2 - 14 >= 2
+
+
 def ink_box(pixels):
     inked = pixels > 30
     rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))

@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from mnist_mlp.metrics import classification_report
+from mnist_mlp.nn import load_model
+from mnist_mlp.splits import load_split
+
 from conftest import REPO, STAGES, run_pipeline, run_stage
 
 
@@ -89,6 +93,28 @@ def test_stages_in_sequence(workdir):
         assert (d / "r/figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     leftovers = [p for p in d.rglob("*.tmp")] + [p for p in d.rglob(".raw.*")]
     assert leftovers == []
+
+
+def test_standardized_data_flows_through_train_and_evaluate(workdir):
+    """With ``prepare.normalize: standardize``, the model file records the train split's
+    statistics (``predict`` normalizes images with them), and evaluate scores each split on its
+    own rows: its dev accuracy is the one training measured for the kept epoch."""
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["prepare"]["normalize"] = "standardize"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    run_pipeline(workdir, through="evaluate")
+    train_split, dev, test = (load_split(workdir / f"p/{name}.npz")
+                              for name in ("train", "dev", "test"))
+    assert train_split.normalization.std != 1.0
+    model, info = load_model(workdir / "m/model.npz")
+    assert info["normalization"] == train_split.normalization.to_dict()
+    metrics = json.loads((workdir / "r/eval.json").read_text())
+    for name, split in (("dev", dev), ("test", test)):
+        report = classification_report(split.y, model.predict_proba(split.x))
+        assert metrics[name] == {key: round(report[key], 6)
+                                 for key in ("accuracy", "loss", "macro_f1")}, name
+    assert metrics["dev"]["accuracy"] == json.loads(
+        (workdir / "r/train.json").read_text())["dev_accuracy"]
 
 
 def without_seconds(history_csv: bytes) -> list[list[str]]:
