@@ -177,6 +177,25 @@ def test_split_file_round_trip(tmp_path, small_csvs):
     assert loaded.normalization == split.normalization
 
 
+Y_RULE = "'y' must be uint8 labels 0-9, one per row of 'x'"
+
+
+@pytest.mark.parametrize("x, y, expected", [
+    (np.zeros((2, 784)), np.zeros(2, np.uint8), r"'x' is float64 \(2, 784\), expected float32"),
+    (np.zeros((2, 783), np.float32), np.zeros(2, np.uint8), r"'x' is float32 \(2, 783\)"),
+    (np.zeros((2, 784), np.float32), np.zeros(2, np.int64), Y_RULE),
+    (np.zeros((2, 784), np.float32), np.array([3, 10], np.uint8), Y_RULE),
+    (np.zeros((2, 784), np.float32), np.zeros(3, np.uint8), Y_RULE),
+])
+def test_split_file_with_arrays_prepare_would_not_write_is_refused(tmp_path, x, y, expected):
+    from mnist_mlp.fileio import save_npz
+
+    path = tmp_path / "dev.npz"
+    save_npz(path, {"x": x, "y": y, "normalization": np.array('{"mean": 0, "std": 1}')})
+    with pytest.raises(DataError, match=rf"dev.npz: {expected}"):
+        load_split(path)
+
+
 @pytest.mark.parametrize("entry", ['{"mean": 0.1, "std": 0}', '{"mean": NaN, "std": 1}',
                                    '{"mean": "0.1", "std": 1}', '{"std": -0.3}',
                                    '{"mean": 0, "std": 1, "scale": 2}', '[0, 1]', "{mean"])

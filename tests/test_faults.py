@@ -7,6 +7,7 @@ import os
 import re
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -70,6 +71,19 @@ def test_full_disk_gives_a_clear_error_and_no_partial_file(workdir):
     assert len(err.strip().splitlines()) == 1
     assert model.read_bytes() == before, "the earlier model must survive intact"
     assert not list(workdir.rglob("*.tmp")) and not list(workdir.rglob(".model.npz.*"))
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o007, 0o660)])
+def test_outputs_get_the_mode_the_users_umask_gives(workdir, umask, mode):
+    """Outputs are written to a private temporary file (mkstemp's 0600) and renamed into
+    place; they must end with the mode a plain open() would give, or a teammate's checkout or
+    a shared DVC cache could not read them."""
+    run_pipeline(workdir, through="prepare")
+    proc = start_stage("onehot", workdir, preexec_fn=lambda: os.umask(umask))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert [stat.S_IMODE((workdir / out).stat().st_mode)
+            for out in STAGES["onehot"][1]] == [mode, mode]
 
 
 def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
