@@ -117,6 +117,23 @@ def test_standardized_data_flows_through_train_and_evaluate(workdir):
         (workdir / "r/train.json").read_text())["dev_accuracy"]
 
 
+def test_prepare_seed_and_label_smoothing_reach_their_stages(workdir):
+    """``prepare.seed`` picks other dev rows; ``onehot.label_smoothing`` s gives 1 - s + s/10
+    and s/10 (the tiny params leave both at their defaults, 0 and 0.1)."""
+    run_pipeline(workdir, through="onehot")
+    dev_images = load_split(workdir / "p/dev.npz").x
+    with np.load(workdir / "o/train.npz", allow_pickle=False) as npz:
+        assert set(np.unique(npz["y"])) == {np.float32(0.01), np.float32(0.91)}
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["prepare"]["seed"] = 1
+    params["onehot"] = {"label_smoothing": 0.2}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    run_pipeline(workdir, through="onehot")
+    assert not np.array_equal(load_split(workdir / "p/dev.npz").x, dev_images)
+    with np.load(workdir / "o/train.npz", allow_pickle=False) as npz:
+        assert set(np.unique(npz["y"])) == {np.float32(0.02), np.float32(0.82)}
+
+
 def without_seconds(history_csv: bytes) -> list[list[str]]:
     """History rows minus the wall-clock ``seconds`` column, the one non-deterministic field."""
     rows = list(csv.reader(history_csv.decode().splitlines()))

@@ -12,8 +12,8 @@ from threadpoolctl import threadpool_limits
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
 from mnist_mlp import training
-from mnist_mlp.nn import (MLP, Architecture, Dense, Schedule, build_mlp, compiled, init_weights,
-                          make_optimizer)
+from mnist_mlp.nn import (MLP, Architecture, Dense, Dropout, Schedule, build_mlp, compiled,
+                          init_weights, make_optimizer)
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
 from mnist_mlp.training import (TrainObserver, apply_max_norm, blas_threads, build_model, score,
@@ -107,6 +107,22 @@ def test_early_stopping_restores_the_best_epochs_weights():
     assert stopped.metrics()["dev_loss"] == pytest.approx(losses[best - 1], abs=1e-6)
 
 
+def test_dropout_layers_draw_their_masks_from_the_runs_generator():
+    """One generator, seeded by train.seed, serves initialization, shuffling and every dropout
+    layer: two dropout layers of one width draw different masks in one pass, and the masks
+    follow the seed."""
+    def masks(seed):
+        model = build_model(ModelParams(hidden=[32, 32], dropout=0.5), 784,
+                            np.random.default_rng(seed))
+        model.forward(np.ones((8, 784), np.float32), training=True)
+        return [layer.mask for layer in model.layers if isinstance(layer, Dropout)]
+
+    first, second = masks(0)
+    assert not np.array_equal(first, second)
+    assert not np.array_equal(first, masks(1)[0])
+    np.testing.assert_array_equal(first, masks(0)[0])
+
+
 def test_max_norm_caps_each_units_incoming_weights(data):
     result = run(data, max_norm=0.5, lr=0.05)
     for layer in result.model.layers:
@@ -139,6 +155,20 @@ def test_augmentation_identity_when_ranges_are_zero():
     aug = Augmenter(AugmentParams(enabled=True, max_rotation=0, max_scale=0, max_shift=0),
                     background=0.0, rng=np.random.default_rng(0))
     np.testing.assert_allclose(aug(images), images, atol=1e-6)
+
+
+def test_elastic_distortion_alone_bends_the_images():
+    """With no rotation, scaling or shift, ``elastic_alpha`` alone still moves pixels, and
+    more for a larger alpha."""
+    images = split(16, 0).x
+    moved = {}
+    for alpha in (2.0, 8.0):
+        params = AugmentParams(enabled=True, max_rotation=0, max_scale=0, max_shift=0,
+                               elastic_alpha=alpha, elastic_sigma=3)
+        out = Augmenter(params, background=0.0, rng=np.random.default_rng(0))(images)
+        assert out.min() >= 0 and out.max() <= 1
+        moved[alpha] = float(np.abs(out - images).mean())
+    assert 0.01 < moved[2.0] < moved[8.0]
 
 
 def tagged_disks(n):
