@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from mnist_mlp import training
 from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
-from mnist_mlp import training
 from mnist_mlp.nn import (MLP, Architecture, Dense, Dropout, Schedule, build_mlp, compiled,
                           init_weights, make_optimizer)
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
