@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_mlp import figures
+from mnist_mlp.splits import Normalization
 
 
 def pixels(fig):
@@ -58,3 +59,31 @@ def test_weight_images_name_units_or_classes(per_class, units, title, panel):
     assert fig.get_suptitle().startswith(title)
     assert len(titles) == units and titles[-1] == panel
     plt.close(fig)
+
+
+def test_the_mistakes_figure_shows_the_wrong_predictions_surest_first(monkeypatch, tmp_path):
+    grids_drawn = {}
+
+    def recording_grid(images, titles, colors, suptitle):
+        grids_drawn[suptitle.split(" (")[0]] = (images, titles)
+        return plt.figure()
+
+    monkeypatch.setattr(figures, "digit_grid", recording_grid)
+    for name in ("learning_curves", "confusion_figure", "weight_images"):
+        monkeypatch.setattr(figures, name, lambda *args: plt.figure())
+    predictions = {"actual": np.array([1, 2, 3, 4, 5, 6]),
+                   "predicted": np.array([1, 7, 3, 8, 9, 6]),
+                   "confidence": np.array([0.99, 0.6, 0.98, 0.9, 0.7, 0.97])}
+    images = np.arange(6)[:, None] * np.ones((6, 784), np.float32)
+    figures.plot_all({}, predictions, images, np.zeros((784, 4), np.float32), tmp_path,
+                     grid_digits=6, worst_digits=2, weight_count=4)
+    shown, titles = grids_drawn["Most confident mistakes"]
+    assert titles == ["pred 8 (90%) / true 4", "pred 9 (70%) / true 5"]
+    np.testing.assert_array_equal(shown[:, 0], [3, 4])  # test rows 3 and 4
+
+
+def test_images_shown_undo_the_normalization():
+    pixels = np.array([[0, 51, 255]], np.uint8)
+    for norm in (Normalization(), Normalization(mean=0.13, std=0.31)):
+        shown = figures.to_unit_range(norm.apply(pixels), norm)
+        np.testing.assert_allclose(shown, pixels / 255, atol=1e-6)
