@@ -159,6 +159,14 @@ def run_pipeline(d: Path, through: str | None = None) -> None:
             break
 
 
+def set_params(d: Path, **sections: dict) -> None:
+    """Update ``d``'s params.yaml: each keyword names a section, its dict the keys to set."""
+    params = yaml.safe_load((d / "params.yaml").read_text())
+    for section, values in sections.items():
+        params.setdefault(section, {}).update(values)
+    (d / "params.yaml").write_text(yaml.safe_dump(params))
+
+
 def write_tiny_params(d: Path, train_csv: Path, test_csv: Path) -> None:
     params = copy.deepcopy(TINY)
     params["download"].update(train=train_csv.as_uri(), test=test_csv.as_uri())

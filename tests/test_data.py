@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_mlp.errors import DataError, ParamsError
+from mnist_mlp.fileio import save_npz
 from mnist_mlp.mnist_csv import read_mnist_csv
 from mnist_mlp.params import PrepareParams
 from mnist_mlp.prepare import prepare, stratified_split
@@ -188,8 +189,6 @@ Y_RULE = "'y' must be uint8 labels 0-9, one per row of 'x'"
     (np.zeros((2, 784), np.float32), np.zeros(3, np.uint8), Y_RULE),
 ])
 def test_split_file_with_arrays_prepare_would_not_write_is_refused(tmp_path, x, y, expected):
-    from mnist_mlp.fileio import save_npz
-
     path = tmp_path / "dev.npz"
     save_npz(path, {"x": x, "y": y, "normalization": np.array('{"mean": 0, "std": 1}')})
     with pytest.raises(DataError, match=rf"dev.npz: {expected}"):
@@ -200,8 +199,6 @@ def test_split_file_with_arrays_prepare_would_not_write_is_refused(tmp_path, x, 
                                    '{"mean": "0.1", "std": 1}', '{"std": -0.3}',
                                    '{"mean": 0, "std": 1, "scale": 2}', '[0, 1]', "{mean"])
 def test_split_file_with_a_bad_normalization_is_refused(tmp_path, entry):
-    from mnist_mlp.fileio import save_npz
-
     path = tmp_path / "dev.npz"
     save_npz(path, {"x": np.zeros((2, 784), np.float32), "y": np.zeros(2, np.uint8),
                     "normalization": np.array(entry)})

@@ -8,14 +8,13 @@ import lzma
 import zipfile
 
 import pytest
-import yaml
 
 from mnist_mlp import download as download_module
 from mnist_mlp.download import download
 from mnist_mlp.errors import DownloadError
 from mnist_mlp.params import DownloadParams
 
-from conftest import run_stage
+from conftest import run_stage, set_params
 
 
 def zipped(members: dict[str, bytes]) -> bytes:
@@ -79,9 +78,7 @@ def test_broken_or_oversized_archives_fail_and_keep_the_old_output(tmp_path, sma
 def test_download_stage_unpacks_a_gzip_url_for_prepare(workdir, small_csvs):
     gz = workdir / "train.csv.gz"
     gz.write_bytes(gzip.compress(small_csvs[0].read_bytes()))
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["download"].update(train=gz.as_uri(), train_sha256=None)
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, download={"train": gz.as_uri(), "train_sha256": None})
     run_stage("download", "--out", "data/raw", cwd=workdir)
     assert (workdir / "data/raw/train.csv").read_bytes() == small_csvs[0].read_bytes()
     run_stage("prepare", "--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",

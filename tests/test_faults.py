@@ -13,15 +13,12 @@ import sys
 import time
 
 import pytest
-import yaml
 
-from conftest import REPO, STAGES, run_pipeline, run_stage, sh
+from conftest import REPO, STAGES, run_pipeline, run_stage, set_params, sh
 
 
 def slow_training(d, epochs=5000):
-    data = yaml.safe_load((d / "params.yaml").read_text())
-    data["train"].update(epochs=epochs)
-    (d / "params.yaml").write_text(yaml.safe_dump(data))
+    set_params(d, train={"epochs": epochs})
 
 
 def start_stage(name, d, **kwargs):
@@ -117,9 +114,7 @@ def test_kill_9_mid_training_then_repro_equals_an_uninterrupted_run(repo):
 def test_changing_only_the_seed_changes_results(workdir):
     run_pipeline(workdir, through="train")
     first = (workdir / "r/train.json").read_text()
-    data = yaml.safe_load((workdir / "params.yaml").read_text())
-    data["train"]["seed"] = 1
-    (workdir / "params.yaml").write_text(yaml.safe_dump(data))
+    set_params(workdir, train={"seed": 1})
     run_stage("train", *STAGES["train"][0], cwd=workdir)
     assert (workdir / "r/train.json").read_text() != first
     assert json.loads(first)["epochs"] == json.loads((workdir / "r/train.json").read_text())[

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from mnist_mlp.training import usable_cpus
 
-from conftest import MNIST_HEADER, REPO, STAGES, csv_lines, edit_cell, synthetic_digits
+from conftest import (MNIST_HEADER, REPO, STAGES, csv_lines, edit_cell, set_params,
+                      synthetic_digits)
 
 
 def snapshot(d: Path, outputs: list[str]) -> dict[str, str | None]:
@@ -75,9 +75,7 @@ def no_sevens():
 
 def params(section, **values):
     def apply(d):
-        data = yaml.safe_load((d / "params.yaml").read_text())
-        data.setdefault(section, {}).update(values)
-        (d / "params.yaml").write_text(yaml.safe_dump(data))
+        set_params(d, **{section: values})
     return apply
 
 

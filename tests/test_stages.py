@@ -16,7 +16,7 @@ from mnist_mlp.metrics import classification_report
 from mnist_mlp.nn import load_model
 from mnist_mlp.splits import load_split
 
-from conftest import REPO, STAGES, run_pipeline, run_stage
+from conftest import REPO, STAGES, run_pipeline, run_stage, set_params
 
 
 def package_file(module: str) -> Path:
@@ -99,9 +99,7 @@ def test_standardized_data_flows_through_train_and_evaluate(workdir):
     """With ``prepare.normalize: standardize``, the model file records the train split's
     statistics (``predict`` normalizes images with them), and evaluate scores each split on its
     own rows: its dev accuracy is the one training measured for the kept epoch."""
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["prepare"]["normalize"] = "standardize"
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, prepare={"normalize": "standardize"})
     run_pipeline(workdir, through="evaluate")
     train_split, dev, test = (load_split(workdir / f"p/{name}.npz")
                               for name in ("train", "dev", "test"))
@@ -124,10 +122,7 @@ def test_prepare_seed_and_label_smoothing_reach_their_stages(workdir):
     dev_images = load_split(workdir / "p/dev.npz").x
     with np.load(workdir / "o/train.npz", allow_pickle=False) as npz:
         assert set(np.unique(npz["y"])) == {np.float32(0.01), np.float32(0.91)}
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["prepare"]["seed"] = 1
-    params["onehot"] = {"label_smoothing": 0.2}
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, prepare={"seed": 1}, onehot={"label_smoothing": 0.2})
     run_pipeline(workdir, through="onehot")
     assert not np.array_equal(load_split(workdir / "p/dev.npz").x, dev_images)
     with np.load(workdir / "o/train.npz", allow_pickle=False) as npz:
@@ -155,9 +150,7 @@ def test_same_params_same_results(workdir):
 
 
 def test_checksum_mismatch_leaves_no_raw_data(workdir):
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["download"]["train_sha256"] = "0" * 64
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, download={"train_sha256": "0" * 64})
     result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
     assert result.returncode == 1
     assert "sha256 mismatch" in result.stderr and "Traceback" not in result.stderr
@@ -166,9 +159,7 @@ def test_checksum_mismatch_leaves_no_raw_data(workdir):
 
 
 def test_unreachable_url_is_one_clear_error(workdir):
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["download"]["train"] = (workdir / "missing.csv").as_uri()
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, download={"train": (workdir / "missing.csv").as_uri()})
     result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
     assert result.returncode == 1
     assert result.stderr.startswith("error: file://") and "cannot be fetched" in result.stderr
@@ -176,9 +167,7 @@ def test_unreachable_url_is_one_clear_error(workdir):
 
 
 def test_bad_params_fail_before_any_work(workdir):
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["train"]["lerning_rate"] = 0.1
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, train={"lerning_rate": 0.1})
     result = run_stage("download", "--out", "data/raw", cwd=workdir, check=False)
     assert result.returncode == 1
     assert "train.lerning_rate = 0.1: unknown key" in result.stderr
@@ -188,9 +177,7 @@ def test_bad_params_fail_before_any_work(workdir):
 
 def test_divergence_writes_no_model(workdir):
     run_pipeline(workdir, through="onehot")
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    params["train"].update(lr=1e6, optimizer="sgd")
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(workdir, train={"lr": 1e6, "optimizer": "sgd"})
     result = run_stage("train", *STAGES["train"][0], cwd=workdir, check=False)
     assert result.returncode == 1
     assert "training diverged at epoch 1" in result.stderr and "lower train.lr" in result.stderr
