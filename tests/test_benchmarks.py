@@ -195,3 +195,38 @@ def test_switching_benchmarks_train_the_same_weights_both_ways_and_leave_the_swi
     assert all(len(runs) == 2 and min(runs) > 0 for runs in seconds.values())
     assert same == 2
     assert blas_pool.ENABLED and batches.FROM_BYTES
+
+
+def test_sparse_input_benchmark_computes_both_products_both_ways():
+    """Its loops and its inked-pixel sgemm give the first layer's products, zeros where no
+    image inks a pixel, and the loops the same bits on one thread as on two."""
+    import numba
+    import numpy as np
+
+    sparse_input = benchmark("sparse_input")
+    rng = np.random.default_rng(0)
+    x = rng.random((9, 30), dtype=np.float32)
+    x[x < 0.7] = 0
+    x[:, 4] = 0  # a pixel no image inks
+    x[2] = 0  # a blank image
+    w = rng.standard_normal((30, 5), dtype=np.float32)
+    dz = rng.standard_normal((9, 5), dtype=np.float32)
+    exact_out, exact_dw = x.astype(np.float64) @ w, x.T.astype(np.float64) @ dz
+    runs, threads_before = [], numba.get_num_threads()
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out, dw = np.full((9, 5), np.nan, np.float32), np.full((30, 5), np.nan, np.float32)
+            sparse_input.sparse_forward(x, w, out)
+            sparse_input.sparse_weight_gradient(x, dz, dw)
+            runs.append((out.tobytes(), dw.tobytes()))
+            np.testing.assert_allclose(out, exact_out, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(dw, exact_dw, rtol=1e-5, atol=1e-6)
+            assert not dw[4].any() and not out[2].any()
+    finally:
+        numba.set_num_threads(threads_before)
+    assert runs[0] == runs[1]
+    np.testing.assert_allclose(sparse_input.inked_forward(x, w, np.empty((9, 5), np.float32)),
+                               exact_out, rtol=1e-5, atol=1e-6)
+    dw = sparse_input.inked_weight_gradient(x, dz, np.full((30, 5), np.nan, np.float32))
+    np.testing.assert_allclose(dw, exact_dw, rtol=1e-5, atol=1e-6)
