@@ -202,19 +202,44 @@ BASELINE_NUMPY = {"NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_S
 
 
 def test_augmentation_gives_the_same_bits_whatever_simd_numpy_may_use():
-    """NumPy's float64 sin and cos differ in the last bits on AVX-512 CPUs (numpy/numpy#23523):
-    augmented batches, and so augmented training, must not depend on the CPU. The batch is
-    made in a process with NumPy's SIMD loops and in one restricted to its baseline ones."""
+    """Augmented batches, and so augmented training, must not depend on the CPU. NumPy's
+    float64 exp, which SciPy's Gaussian filter took for the elastic field's weights, has
+    AVX-512 loops with other last bits than its baseline ones (as had its sin and cos before
+    NumPy 1.25.1, numpy/numpy#23523): the batch is made in a process with NumPy's SIMD loops
+    and in one restricted to its baseline ones, also from float64 images, whose output is not
+    rounded to float32 and so shows any difference in the field. Only an AVX-512 CPU can tell
+    the two apart."""
     script = ("import hashlib, numpy as np; from mnist_mlp.augment import Augmenter; "
               "from mnist_mlp.params import AugmentParams; "
               "p = AugmentParams(enabled=True, max_rotation=90, max_scale=0.2, max_shift=3, "
               "elastic_alpha=30, elastic_sigma=4); "
               "x = np.random.default_rng(1).random((512, 784), dtype=np.float32); "
-              "print(hashlib.sha256(Augmenter(p, 0.0, np.random.default_rng(2))(x)).hexdigest())")
+              "print(*(hashlib.sha256(Augmenter(p, 0.0, np.random.default_rng(2))(images))"
+              ".hexdigest() for images in (x, x.astype(np.float64))))")
     digests = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               check=True, env={**os.environ, **extra}).stdout
                for extra in ({}, BASELINE_NUMPY)]
-    assert len(digests[0]) == 65 and digests[0] == digests[1]
+    assert len(digests[0]) == 2 * 65 and digests[0] == digests[1]
+
+
+def test_elastic_smoothing_is_scipys_gaussian_filter_where_numpy_exp_is_the_c_librarys():
+    """The elastic field's weights are SciPy's, computed the same way but with the C library's
+    exp: where NumPy's exp is that too (its baseline loops), the smoothing is
+    ``gaussian_filter``'s bit for bit, so augmented runs on CPUs without AVX-512 kept theirs."""
+    script = ("import numpy as np; from scipy.ndimage import correlate1d, gaussian_filter; "
+              "from mnist_mlp.augment import gaussian_weights; "
+              "rng = np.random.default_rng(0); same = []\n"
+              "for sigma in (0.7, 1.0, 2.5, 4.0, 5.5, 6.0):\n"
+              "    field = ours = rng.uniform(-1, 1, (2, 16, 28, 28))\n"
+              "    for axis in (2, 3):\n"
+              "        ours = correlate1d(ours, gaussian_weights(sigma), axis=axis, "
+              "mode='constant')\n"
+              "    same.append(np.array_equal(ours, gaussian_filter(field, (0, 0, sigma, sigma), "
+              "mode='constant')))\n"
+              "print(same)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, env={**os.environ, **BASELINE_NUMPY})
+    assert done.stdout.strip() == str([True] * 6)
 
 
 def test_training_with_augmentation_learns(data):
