@@ -38,9 +38,10 @@ class Augmenter:
         # Sampling runs output -> input, so the inverse transform is built directly.
         inv_scale = 1 / rng.uniform(1 - p.max_scale, 1 + p.max_scale, n)
         shift = rng.uniform(-p.max_shift, p.max_shift, (2, n))
-        # The C library's sin and cos, not NumPy's: on AVX-512 CPUs NumPy computes float64 sin
-        # and cos with its SVML loops, whose last bits differ from the C library's that it uses
-        # elsewhere (numpy/numpy#23523), so the same seed trained different models there.
+        # The C library's sin and cos: what NumPy's float64 ones are on every CPU from 1.25.1
+        # (numpy/numpy#23925) on. Before, on AVX-512 CPUs, SVML loops gave other last bits
+        # (numpy/numpy#23523); SIMD loops may come back (numpy/numpy#29699), and augmented
+        # training must not depend on the CPU (gaussian_weights says why).
         cos = np.array([math.cos(a) for a in angle]) * inv_scale
         sin = np.array([math.sin(a) for a in angle]) * inv_scale
         r, c = self._grid[0], self._grid[1]
