@@ -48,6 +48,12 @@ class Normalization:
             x *= factor
         return x
 
+    def blank_value(self) -> float:
+        """What ``apply`` makes of a blank (0) pixel, to the bit: computed in float64 as
+        ``(0 - mean) / std`` it rounds to another float32 for some means and deviations, the
+        training set's own among them."""
+        return float(self.apply(np.zeros((1, 1), np.uint8))[0, 0])
+
     def float32_steps(self) -> tuple[np.float32, np.float32, np.float32]:
         """(scale, shift, factor): ``apply`` computes ``(float32(pixel) * scale - shift) *
         factor``, each step rounded to float32 (with mean 0 and std 1 it skips the last two,

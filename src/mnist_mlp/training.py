@@ -208,8 +208,8 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
                         params.step_epochs, params.gamma, params.min_lr)
     augmenter = None
     if augment is not None and augment.enabled:
-        norm = train_split.normalization
-        augmenter = Augmenter(augment, background=(0 - norm.mean) / norm.std, rng=rng)
+        augmenter = Augmenter(augment, background=train_split.normalization.blank_value(),
+                              rng=rng)
     stopper = None if params.early_stopping == "none" else EarlyStopping(
         params.early_stopping, params.patience)
     steps_per_epoch = math.ceil(n / batch_size)
