@@ -65,9 +65,10 @@ def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """The weights ``scipy.ndimage.gaussian_filter`` smooths with (its ``_gaussian_kernel1d``,
     the same operations), but with the C library's exp. SciPy takes NumPy's float64 exp, which
     on AVX-512 CPUs runs a loop of its own whose last bits differ from the C library's that
-    NumPy uses elsewhere: the elastic fields then differed, and over ~5 million augmented
-    images so did a few rounded pixels, so `best` trained another model on those CPUs
-    (README). (2 * radius + 1,) float64, summing to 1; symmetric, so correlating is convolving."""
+    NumPy uses elsewhere: the elastic fields then differed in their last bits, some pixel of
+    the ~5 million images a 100-epoch run augments rounded to another float32, and `best`
+    trained another model on those CPUs (README). (2 * radius + 1,) float64, summing to 1;
+    symmetric, so correlating is convolving."""
     radius = int(truncate * float(sigma) + 0.5)
     exponents = -0.5 / (sigma * sigma) * np.arange(-radius, radius + 1) ** 2
     weights = np.array([math.exp(e) for e in exponents])
