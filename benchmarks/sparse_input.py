@@ -33,6 +33,7 @@ import time
 
 import numba
 import numpy as np
+from frameworks import positive_int
 from modes import DATA, require_prepared_data
 
 from mnist_mlp.nn import Architecture, make_optimizer
@@ -158,15 +159,16 @@ def compare(x: np.ndarray, width: int, blocks: int, rng: np.random.Generator) ->
                 call()
             seconds[name].append((time.perf_counter() - start) / repeats)
     ms = {name: statistics.median(ts) * 1e3 for name, ts in seconds.items()}
-    for name, ts in seconds.items():  # ratios within each block: the machine drifts between them
-        ms[f"{name} ratio"] = statistics.median(
-            t / blas for t, blas in zip(ts, seconds[f"blas {name.split()[1]}"]))
+    for name in calls.keys() - {"blas forward", "blas gradient"}:
+        # Ratios within each block: the machine drifts between them.
+        blas = seconds["blas " + name.split()[1]]
+        ms[f"{name} ratio"] = statistics.median(t / b for t, b in zip(seconds[name], blas))
     return ms | {"errors": errors}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--blocks", type=int, default=15, help="alternating blocks of calls")
+    parser.add_argument("--blocks", type=positive_int, default=15, help="alternating blocks of calls")
     args = parser.parse_args()
     require_prepared_data(parser)
     images = load_split(DATA / "train.npz").x

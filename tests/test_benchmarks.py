@@ -4,6 +4,8 @@ import importlib
 import subprocess
 import sys
 
+import numba
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -200,9 +202,6 @@ def test_switching_benchmarks_train_the_same_weights_both_ways_and_leave_the_swi
 def test_sparse_input_benchmark_computes_both_products_both_ways():
     """Its loops and its inked-pixel sgemm give the first layer's products, zeros where no
     image inks a pixel, and the loops the same bits on one thread as on two."""
-    import numba
-    import numpy as np
-
     sparse_input = benchmark("sparse_input")
     rng = np.random.default_rng(0)
     x = rng.random((9, 30), dtype=np.float32)
