@@ -22,6 +22,7 @@ Needs the prepared data (`make repro`) and the bench extra (torch).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -209,9 +210,7 @@ def main() -> None:
         {"numpy": numpy_worker, "torch": torch_worker}[args.worker](args.hidden, args.batch,
                                                                     args.steps)
         return
-    try:
-        import torch  # noqa: F401  (only checks that the bench extra is there)
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         parser.exit(2, "error: torch not installed; it is in the bench extra: "
                        "make bench-venv\n")
     require_prepared_data(parser, args.batch)
