@@ -14,10 +14,11 @@ from mnist_mlp.augment import Augmenter
 from mnist_mlp.errors import ParamsError, TrainingDiverged
 from mnist_mlp.nn import (MLP, Architecture, Dense, Dropout, Schedule, build_mlp, compiled,
                           init_weights, make_optimizer)
+from mnist_mlp.nn.losses import SigmoidMSE
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
-from mnist_mlp.training import (TrainObserver, apply_max_norm, blas_threads, build_model, score,
-                                train, usable_cpus)
+from mnist_mlp.training import (EarlyStopping, TrainObserver, TrainResult, apply_max_norm,
+                                blas_threads, build_model, score, train, usable_cpus)
 
 from conftest import synthetic_digits
 
@@ -107,6 +108,72 @@ def test_early_stopping_restores_the_best_epochs_weights():
     assert stopped.metrics()["dev_loss"] == pytest.approx(losses[best - 1], abs=1e-6)
 
 
+@pytest.mark.parametrize("metric, values", [("dev_accuracy", [0.50, 0.70, 0.70, 0.60, 0.65]),
+                                            ("dev_loss", [0.90, 0.40, 0.40, 0.60, 0.50])])
+def test_early_stopping_keeps_the_first_of_equal_best_epochs(metric, values):
+    """Higher is better for dev accuracy, lower for dev loss; an equal value is no improvement
+    (as in Keras and PyTorch Lightning), so with patience 2 the run stops at epoch 4, two epochs
+    after epoch 2, and gets epoch 2's weights back."""
+    model = build_model(ModelParams(hidden=[]), 2, np.random.default_rng(0))
+    weight = model.layers[0].params["W"]
+    stopping = EarlyStopping(metric, patience=2)
+    for epoch, value in enumerate(values, 1):
+        weight[...] = epoch
+        if stopping.update(epoch, {metric: value}, model):
+            break
+    assert (epoch, stopping.best_epoch) == (4, 2)
+    stopping.restore(model)
+    assert np.all(weight == 2)
+
+
+def test_score_in_batches_equals_one_pass_over_all_rows(data):
+    """Loss and accuracy over batches that do not divide the split are those of the whole
+    split at once."""
+    tr, ytr, dv, ydv = data
+    model = run(data).model
+    logits = model.forward(dv.x)
+    loss, _ = model.output.loss_and_grad(logits, ydv)
+    accuracy = int(np.count_nonzero(logits.argmax(axis=1) == dv.y)) / len(dv.y)
+    assert accuracy > 0.5
+    for batch_size in (7, 100, 4096):
+        assert score(model, dv, ydv, batch_size) == (pytest.approx(loss, rel=1e-6), accuracy)
+
+
+def test_history_csv_has_six_significant_digits_and_metrics_the_chosen_epoch(data):
+    rows = [{"epoch": epoch, "train_loss": 0.123456789 * epoch, "train_accuracy": 0.5 + epoch / 3,
+             "dev_loss": 0.25 / epoch, "dev_accuracy": 0.7123456789, "learning_rate": 0.001,
+             "seconds": 12.3456789} for epoch in (1, 2)]
+    result = TrainResult(model=None, history=rows, chosen_epoch=1)
+    assert result.history_csv() == (
+        "epoch,train_loss,train_accuracy,dev_loss,dev_accuracy,learning_rate,seconds\n"
+        "1,0.123457,0.833333,0.25,0.712346,0.001,12.3457\n"
+        "2,0.246914,1.16667,0.125,0.712346,0.001,12.3457\n")
+    assert result.metrics() == {"epochs": 2, "chosen_epoch": 1, "train_loss": 0.123457,
+                                "train_accuracy": 0.833333, "dev_loss": 0.25,
+                                "dev_accuracy": 0.712346}
+    assert result.seconds == pytest.approx(24.6913578)
+    # A real run's rows hold Python numbers, which the CSV shortens (NumPy scalars it would not).
+    for line in run(data).history_csv().splitlines()[1:]:
+        assert all(len(value.replace(".", "").lstrip("0")) <= 6 for value in line.split(","))
+
+
+def test_build_model_takes_every_model_param():
+    """Each ``model`` key reaches the network (a key dropped here would train the defaults
+    without a word)."""
+    params = ModelParams(hidden=[16, 8], activation="tanh", output="sigmoid_mse", init="xavier",
+                         dropout=0.5, batchnorm=True)
+    model = build_model(params, 20, np.random.default_rng(0))
+    arch = Architecture(input_dim=20, hidden=(16, 8), activation="tanh", output="sigmoid_mse",
+                        dropout=0.5, batchnorm=True)
+    assert model.architecture == arch
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Dense", "BatchNorm", "Tanh", "Dropout", "Dense", "BatchNorm", "Tanh", "Dropout", "Dense"]
+    assert model.output is SigmoidMSE
+    for layer, (w, b) in zip(model.layers[::4], init_weights(arch, "xavier",
+                                                             np.random.default_rng(0))):
+        np.testing.assert_array_equal(layer.params["W"], w)
+
+
 def test_dropout_layers_draw_their_masks_from_the_runs_generator():
     """One generator, seeded by train.seed, serves initialization, shuffling and every dropout
     layer: two dropout layers of one width draw different masks in one pass, and the masks
@@ -130,13 +197,20 @@ def test_max_norm_caps_each_units_incoming_weights(data):
             assert np.linalg.norm(layer.params["W"], axis=0).max() <= 0.5 + 1e-5
 
 
-def test_apply_max_norm_leaves_small_columns_alone():
-    w = np.array([[3.0, 0.1], [4.0, 0.1]], np.float32)
-    model = build_mlp(Architecture(input_dim=2, hidden=(2,), num_classes=2),
-                      [(w, np.zeros(2, np.float32)),
-                       (np.eye(2, dtype=np.float32), np.zeros(2, np.float32))])
-    apply_max_norm(model, 1.0)
-    np.testing.assert_allclose(model.layers[0].params["W"], [[0.6, 0.1], [0.8, 0.1]], rtol=1e-6)
+@pytest.mark.parametrize("max_norm, expected", [
+    (1.0, [[0.6, 0.1, 0.3, 0.0], [0.8, 0.1, 0.4, 0.0]]),
+    (0.25, [[0.15, 0.1, 0.15, 0.0], [0.2, 0.1, 0.2, 0.0]]),
+])
+def test_apply_max_norm_scales_long_columns_and_leaves_short_ones_alone(max_norm, expected):
+    """Columns of norm 5, 0.14, 0.5 and 0 (the last must not turn into NaN)."""
+    w = np.array([[3.0, 0.1, 0.3, 0.0], [4.0, 0.1, 0.4, 0.0]], np.float32)
+    model = build_mlp(Architecture(input_dim=2, hidden=(4,), num_classes=2),
+                      [(w, np.zeros(4, np.float32)),
+                       (np.ones((4, 2), np.float32), np.zeros(2, np.float32))])
+    with np.errstate(all="raise"):
+        apply_max_norm(model, max_norm)
+    np.testing.assert_allclose(model.layers[0].params["W"], expected, rtol=1e-6)
+    assert model.layers[0].params["W"].dtype == np.float32
 
 
 def test_batch_larger_than_train_split_is_a_params_error(data):
