@@ -174,6 +174,40 @@ def test_build_model_takes_every_model_param():
         np.testing.assert_array_equal(layer.params["W"], w)
 
 
+@pytest.mark.parametrize("optimizer, settings", [
+    ("sgd", {"l2": 1e-3}),
+    ("momentum", {"momentum": 0.5, "l2": 1e-3}),
+    ("nesterov", {"momentum": 0.5}),
+    ("rmsprop", {"rho": 0.5, "eps": 1e-4, "l2": 1e-3}),
+    ("adam", {"beta1": 0.5, "beta2": 0.9, "eps": 1e-4, "l2": 1e-3}),
+    ("adamw", {"beta1": 0.5, "beta2": 0.9, "eps": 1e-4, "weight_decay": 1e-2}),
+])
+def test_train_builds_the_optimizer_from_every_train_key(data, optimizer, settings):
+    """A key that training dropped would leave the optimizer at its default without a word."""
+    class Recorder(TrainObserver):
+        def started(self, model, used):
+            self.optimizer = used
+
+    recorder = Recorder()
+    tr, ytr, dv, ydv = data
+    train(ModelParams(hidden=[16]), TrainParams(optimizer=optimizer, epochs=1, threads=1,
+                                                **settings), tr, ytr, dv, ydv, observer=recorder)
+    floats = lambda opt: {k: v for k, v in vars(opt).items() if isinstance(v, float)}  # noqa: E731
+    assert floats(recorder.optimizer) == floats(make_optimizer(optimizer, **settings))
+    assert floats(recorder.optimizer) != floats(make_optimizer(optimizer))
+
+
+@pytest.mark.parametrize("settings, rates", [
+    ({"schedule": "step", "warmup_epochs": 1, "step_epochs": 2, "gamma": 0.5},
+     [0.0, 0.01, 0.01, 0.005, 0.005]),
+    ({"schedule": "exponential", "gamma": 0.5}, [0.01, 0.005, 0.0025, 0.00125, 0.000625]),
+    ({"schedule": "cosine", "epochs": 3, "min_lr": 0.004}, [0.01, 0.0085, 0.0055]),
+])
+def test_train_follows_every_schedule_key(data, settings, rates):
+    history = run(data, **{"epochs": 5, **settings}).history
+    assert [row["learning_rate"] for row in history] == pytest.approx(rates, rel=1e-9)
+
+
 def test_dropout_layers_draw_their_masks_from_the_runs_generator():
     """One generator, seeded by train.seed, serves initialization, shuffling and every dropout
     layer: two dropout layers of one width draw different masks in one pass, and the masks
@@ -216,6 +250,17 @@ def test_apply_max_norm_scales_long_columns_and_leaves_short_ones_alone(max_norm
 def test_batch_larger_than_train_split_is_a_params_error(data):
     with pytest.raises(ParamsError, match="train.batch_size = 1000 is larger than the 400 rows"):
         run(data, batch_size=1000)
+
+
+def test_a_lone_last_row_is_an_error_only_under_batch_normalization(data):
+    """400 rows in batches of 133 leave one row in the last batch: batch norm cannot normalize
+    it, any other network trains on it."""
+    assert len(run(data, batch_size=133, epochs=1).history) == 1
+    with pytest.raises(ParamsError, match="train.batch_size = 133 leaves one row of the 400 "
+                                          "train rows .* that does not divide 399"):
+        run(data, model={"hidden": [16], "batchnorm": True}, batch_size=133, epochs=1)
+    assert len(run(data, model={"hidden": [16], "batchnorm": True}, batch_size=132,
+                   epochs=1).history) == 1
 
 
 @pytest.mark.parametrize("optimizer, lr", [("sgd", 1e3), ("sgd", 1e12), ("adam", 100.0)])
