@@ -153,7 +153,10 @@ def test_history_csv_has_six_significant_digits_and_metrics_the_chosen_epoch(dat
                                 "dev_accuracy": 0.712346}
     assert result.seconds == pytest.approx(24.6913578)
     # A real run's rows hold Python numbers, which the CSV shortens (NumPy scalars it would not).
-    for line in run(data).history_csv().splitlines()[1:]:
+    real = run(data)
+    assert all(0 < row["seconds"] < 60 for row in real.history)
+    assert real.seconds == sum(row["seconds"] for row in real.history)
+    for line in real.history_csv().splitlines()[1:]:
         assert all(len(value.replace(".", "").lstrip("0")) <= 6 for value in line.split(","))
 
 
@@ -195,6 +198,19 @@ def test_train_builds_the_optimizer_from_every_train_key(data, optimizer, settin
     floats = lambda opt: {k: v for k, v in vars(opt).items() if isinstance(v, float)}  # noqa: E731
     assert floats(recorder.optimizer) == floats(make_optimizer(optimizer, **settings))
     assert floats(recorder.optimizer) != floats(make_optimizer(optimizer))
+
+
+@pytest.mark.parametrize("optimizer, lr, settings", [("sgd", 0.05, {"l2": 0.05}),
+                                                   ("adamw", 0.01, {"l2": 0.05}),
+                                                   ("adamw", 0.01, {"weight_decay": 0.5})])
+def test_l2_and_weight_decay_shrink_the_weights_in_training(data, optimizer, lr, settings):
+    def weight_norms(result):
+        return [np.linalg.norm(layer.params["W"]) for layer in result.model.layers
+                if isinstance(layer, Dense)]
+
+    plain = weight_norms(run(data, optimizer=optimizer, lr=lr))
+    decayed = weight_norms(run(data, optimizer=optimizer, lr=lr, **settings))
+    assert all(d < 0.97 * p for d, p in zip(decayed, plain)), (decayed, plain)
 
 
 @pytest.mark.parametrize("settings, rates", [
