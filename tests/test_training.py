@@ -140,16 +140,16 @@ def test_score_in_batches_equals_one_pass_over_all_rows(data):
 
 
 def test_history_csv_has_six_significant_digits_and_metrics_the_chosen_epoch(data):
-    rows = [{"epoch": epoch, "train_loss": 0.123456789 * epoch, "train_accuracy": 0.5 + epoch / 3,
+    rows = [{"epoch": epoch, "train_loss": 0.123456789 * epoch, "train_accuracy": epoch / 3,
              "dev_loss": 0.25 / epoch, "dev_accuracy": 0.7123456789, "learning_rate": 0.001,
              "seconds": 12.3456789} for epoch in (1, 2)]
     result = TrainResult(model=None, history=rows, chosen_epoch=1)
     assert result.history_csv() == (
         "epoch,train_loss,train_accuracy,dev_loss,dev_accuracy,learning_rate,seconds\n"
-        "1,0.123457,0.833333,0.25,0.712346,0.001,12.3457\n"
-        "2,0.246914,1.16667,0.125,0.712346,0.001,12.3457\n")
+        "1,0.123457,0.333333,0.25,0.712346,0.001,12.3457\n"
+        "2,0.246914,0.666667,0.125,0.712346,0.001,12.3457\n")
     assert result.metrics() == {"epochs": 2, "chosen_epoch": 1, "train_loss": 0.123457,
-                                "train_accuracy": 0.833333, "dev_loss": 0.25,
+                                "train_accuracy": 0.333333, "dev_loss": 0.25,
                                 "dev_accuracy": 0.712346}
     assert result.seconds == pytest.approx(24.6913578)
     # A real run's rows hold Python numbers, which the CSV shortens (NumPy scalars it would not).
