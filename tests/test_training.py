@@ -156,6 +156,7 @@ def test_history_csv_has_six_significant_digits_and_metrics_the_chosen_epoch(dat
     real = run(data)
     assert all(0 < row["seconds"] < 60 for row in real.history)
     assert real.seconds == sum(row["seconds"] for row in real.history)
+    assert real.chosen_epoch == real.metrics()["chosen_epoch"] == len(real.history) == 3
     for line in real.history_csv().splitlines()[1:]:
         assert all(len(value.replace(".", "").lstrip("0")) <= 6 for value in line.split(","))
 
