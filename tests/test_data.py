@@ -169,13 +169,22 @@ def test_prepare_rejects_too_large_dev_and_missing_classes(tmp_path, small_csvs)
         prepare(PrepareParams(dev_size=10), no_sevens, None)
 
 
-def test_split_file_round_trip(tmp_path, small_csvs):
-    split = prepare(PrepareParams(dev_size=100), *small_csvs)["dev"]
+@pytest.mark.parametrize("normalize", ["scale", "standardize"])
+def test_split_file_round_trip(tmp_path, small_csvs, normalize):
+    split = prepare(PrepareParams(dev_size=100, normalize=normalize), *small_csvs)["dev"]
     save_split(tmp_path / "dev.npz", split)
     loaded = load_split(tmp_path / "dev.npz")
     np.testing.assert_array_equal(loaded.x, split.x)
     np.testing.assert_array_equal(loaded.y, split.y)
     assert loaded.normalization == split.normalization
+
+
+def test_split_file_without_an_entry_names_it(tmp_path):
+    path = tmp_path / "dev.npz"
+    save_npz(path, {"x": np.zeros((2, 784), np.float32), "y": np.zeros(2, np.uint8)})
+    with pytest.raises(DataError, match=r"dev.npz: missing array\(s\) \['normalization'\]; "
+                                        "rerun the stage that writes it"):
+        load_split(path)
 
 
 Y_RULE = "'y' must be uint8 labels 0-9, one per row of 'x'"
@@ -196,7 +205,8 @@ def test_split_file_with_arrays_prepare_would_not_write_is_refused(tmp_path, x, 
 
 
 @pytest.mark.parametrize("entry", ['{"mean": 0.1, "std": 0}', '{"mean": NaN, "std": 1}',
-                                   '{"mean": "0.1", "std": 1}', '{"std": -0.3}',
+                                   '{"mean": "0.1", "std": 1}', '{"mean": true, "std": 1}',
+                                   '{"std": -0.3}',
                                    '{"mean": 0, "std": 1, "scale": 2}', '[0, 1]', "{mean"])
 def test_split_file_with_a_bad_normalization_is_refused(tmp_path, entry):
     path = tmp_path / "dev.npz"

@@ -27,6 +27,16 @@ def test_class_never_predicted_scores_zero_not_nan():
     assert precision[1] == 0 and recall[1] == 0 and f1[1] == 0
 
 
+def test_class_absent_and_never_predicted_scores_zero_without_dividing_by_zero():
+    """Class 2 neither occurs nor is predicted; classes 0 and 1, one right out of four each,
+    have precision + recall below 1, where F1 is still 2pr / (p + r)."""
+    with np.errstate(all="raise"):
+        precision, recall, f1 = precision_recall_f1(np.array([[1, 3, 0], [3, 1, 0], [0, 0, 0]]))
+    np.testing.assert_allclose(precision, [0.25, 0.25, 0])
+    np.testing.assert_allclose(recall, [0.25, 0.25, 0])
+    np.testing.assert_allclose(f1, [0.25, 0.25, 0])
+
+
 def test_classification_report():
     labels = np.array([0, 1, 1, 2])
     probabilities = np.full((4, 10), 0.01, np.float32)

@@ -32,6 +32,7 @@ def test_round_trip_gives_identical_predictions(tmp_path, arch):
     loaded, info = load_model(path)
     assert info == {"note": "hi"}
     assert loaded.architecture == model.architecture
+    assert all(array.dtype == np.float32 for array in loaded.params())
     x = np.random.default_rng(2).random((5, 784), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
 
@@ -68,19 +69,65 @@ def test_pickle_payload_is_refused_never_unpickled(tmp_path):
 def test_shapes_that_do_not_chain(tmp_path):
     arrays = model_arrays(make_model())
     arrays["2.W"] = np.zeros((15, 8), np.float32)
-    with pytest.raises(ModelFileError, match=r"'2.W' has shape \(15, 8\).*expected \(16, 8\)"):
+    with pytest.raises(ModelFileError, match=r"'2.W' has shape \(15, 8\).*expected \(16, 8\) "
+                                              r"float32 \(layer widths 784 -> 16 -> 8 -> 10\)"):
         load_model(save(tmp_path / "m.npz", arrays))
 
 
 def test_missing_array_and_wrong_dtype(tmp_path):
     arrays = model_arrays(make_model())
     del arrays["4.b"]
-    with pytest.raises(ModelFileError, match=r"missing: \['4.b'\]"):
+    with pytest.raises(ModelFileError, match=r"missing: \['4.b'\]; unexpected: none\)"):
         load_model(save(tmp_path / "a.npz", arrays))
     arrays = model_arrays(make_model())
     arrays["0.b"] = arrays["0.b"].astype(np.float64)
     with pytest.raises(ModelFileError, match="float64"):
         load_model(save(tmp_path / "b.npz", arrays))
+
+
+def edited(edit_meta=None, **arrays):
+    """The test model's arrays, its meta entry edited by ``edit_meta`` (a function of the parsed
+    JSON) and then ``arrays`` set (None: removed; "meta" the raw entry)."""
+    saved = model_arrays(make_model())
+    if edit_meta is not None:
+        meta = json.loads(str(saved["meta"]))
+        edit_meta(meta)
+        saved["meta"] = np.array(json.dumps(meta))
+    for key, value in arrays.items():
+        if value is None:
+            del saved[key]
+        else:
+            saved[key] = value
+    return saved
+
+
+@pytest.mark.parametrize("arrays, message", [
+    (edited(meta=None), "not a model file (no 'meta' entry)"),
+    (edited(meta=np.array("{not json")), "unreadable 'meta' entry (Expecting"),
+    (edited(lambda m: m.pop("architecture")), "unreadable 'meta' entry ('architecture')"),
+    (edited(lambda m: m["architecture"].update(activation="swish")),
+     "invalid architecture in 'meta' (unknown activation 'swish')"),
+    (edited(lambda m: m["architecture"].update(width=3)),
+     "invalid architecture in 'meta' (Architecture.__init__() got an unexpected keyword"),
+    (edited(extra=np.zeros(3, np.float32)),
+     "arrays do not match the architecture (missing: none; unexpected: ['extra'])"),
+    (edited(**{"2.W": np.full((16, 8), np.nan, np.float32)}),
+     "array '2.W' contains NaN or infinite values"),
+    (edited(**{"0.b": np.full(16, np.inf, np.float32)}),
+     "array '0.b' contains NaN or infinite values"),
+    (edited(lambda m: m.update(info=["a list"])),
+     "unreadable 'meta' entry ('info' is not a mapping)"),
+])
+def test_damaged_model_files_name_what_is_wrong(tmp_path, arrays, message):
+    path = save(tmp_path / "m.npz", arrays)
+    with pytest.raises(ModelFileError) as info:
+        load_model(path)
+    assert str(info.value).startswith(f"{path}: {message}")
+
+
+def test_a_model_file_without_info_loads_with_empty_info(tmp_path):
+    _, info = load_model(save(tmp_path / "m.npz", edited(lambda m: m.pop("info", None))))
+    assert info == {}
 
 
 def test_incompatible_format_version(tmp_path):

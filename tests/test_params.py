@@ -105,7 +105,7 @@ def test_readme_documents_every_key_with_its_default():
                                                          "true needs train.batch_size of at "
                                                          "least 2"),
     ("modle: {}", "modle = {}: unknown key; allowed keys here: download, prepare"),
-    ("[1, 2]", "expected a mapping of sections"),
+    ("[1, 2]", "expected a mapping of sections, got list"),
     ("train: {lr: [", "not valid YAML"),
     # DVC (ruamel.yaml) refuses a key given twice; PyYAML alone would keep the last value.
     ("train:\n  lr: 0.1\n  lr: 0.2\n", "found duplicate key 'lr' in "),
@@ -140,6 +140,15 @@ def test_a_merge_key_may_be_overridden(tmp_path):
     path.write_text("train:\n  <<: {lr: 0.01, epochs: 2}\n  lr: 0.02\n")
     params = load_params(path)
     assert (params.train.lr, params.train.epochs) == (0.02, 2)
+    path.write_text("train:\n  <<: {lr: 0.01}\n  epochs: 2\n  epochs: 3\n")
+    with pytest.raises(ParamsError, match="found duplicate key 'epochs'"):
+        load_params(path)
+
+
+def test_an_empty_params_file_takes_every_default(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("# every line deleted\n")
+    assert load_params(path) == Params()
 
 
 def test_unreadable_params_files(tmp_path):
@@ -163,4 +172,6 @@ def test_several_problems_are_one_line(tmp_path):
         load_params(path)
     message = str(info.value)
     assert "\n" not in message
-    assert message.count("; ") == 2 and "train.lr = 0" in message and "model.activation" in message
+    problems = message.split(": invalid params: ", 1)[1].split("; ")
+    assert [problem.split(" = ")[0] for problem in problems] == [
+        "model.activation", "train.lr", "train.epochs"]
