@@ -130,6 +130,17 @@ def test_stratified_split_is_disjoint_proportional_and_seeded():
     assert not np.array_equal(held, other)
 
 
+@pytest.mark.parametrize("counts, size, expected", [
+    ([5, 3, 2], 7, [4, 2, 1]),  # exact shares 3.5, 2.1, 1.4: the largest remainder gets the row
+    ([5, 3, 2], 6, [3, 2, 1]),  # 3, 1.8, 1.2
+    ([50, 30, 20], 9, [4, 3, 2]),  # 4.5, 2.7, 1.8: two rows left over, not to the largest share
+])
+def test_stratified_split_gives_left_over_rows_to_the_largest_remainders(counts, size, expected):
+    labels = np.repeat(np.arange(len(counts)), counts).astype(np.uint8)
+    held = stratified_split(labels, size, np.random.default_rng(0))[1]
+    np.testing.assert_array_equal(np.bincount(labels[held], minlength=len(counts)), expected)
+
+
 def test_prepare_keeps_official_test_set_untouched(small_csvs):
     train_csv, test_csv = small_csvs
     splits = prepare(PrepareParams(dev_size=100), train_csv, test_csv)

@@ -127,6 +127,32 @@ def test_batchnorm_uses_running_statistics_at_eval():
                                rtol=1e-12)
 
 
+def test_batchnorm_running_averages_and_evaluation_with_learned_scale_and_shift():
+    """Each training batch moves the running statistics by (1 - momentum) of the way to its
+    own; evaluation then scales by gamma and shifts by beta (the test above has momentum 0,
+    gamma 1 and beta 0, which hide mistakes in each)."""
+    rng = np.random.default_rng(3)
+    gamma, beta = rng.standard_normal(4) + 2, rng.standard_normal(4)
+    layer = BatchNorm(4, dtype=np.float64, momentum=0.75, gamma=gamma, beta=beta)
+    first, second = (rng.standard_normal((40, 4)) * 3 + 5 for _ in range(2))
+    normalized = (first - first.mean(0)) / np.sqrt(first.var(0) + layer.eps) * gamma + beta
+    np.testing.assert_allclose(layer.forward(first, training=True), normalized, rtol=1e-12)
+    layer.forward(second, training=True)
+    mean = 0.75 * 0.25 * first.mean(0) + 0.25 * second.mean(0)
+    var = 0.75 * (0.75 + 0.25 * first.var(0)) + 0.25 * second.var(0)
+    np.testing.assert_allclose(layer.state["running_mean"], mean, rtol=1e-12)
+    np.testing.assert_allclose(layer.state["running_var"], var, rtol=1e-12)
+    x = rng.standard_normal((6, 4)) * 3 + 5
+    expected = (x - mean) / np.sqrt(var + layer.eps) * gamma + beta
+    np.testing.assert_allclose(layer.forward(x, training=False), expected, rtol=1e-12)
+    # A layer built from stored arrays, as a model file's is, evaluates with them.
+    rebuilt = BatchNorm(4, dtype=np.float64, gamma=gamma, beta=beta, running_mean=mean,
+                        running_var=var)
+    np.testing.assert_allclose(rebuilt.forward(x, training=False), expected, rtol=1e-12)
+    # The defaults, which every model uses, are PyTorch's (its momentum 0.1 is our 1 - 0.9).
+    assert (BatchNorm(4).momentum, BatchNorm(4).eps) == (0.9, 1e-5)
+
+
 @pytest.mark.parametrize("loss", [SoftmaxCrossEntropy, SigmoidMSE])
 @pytest.mark.parametrize("n, k", [(1, 2), (4, 10), (9, 3)])
 @pytest.mark.parametrize("smoothed", [False, True])
