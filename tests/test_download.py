@@ -1,10 +1,14 @@
 """The download stage's URL source: compressed files, zip members, and what fails cleanly."""
 
 import bz2
+import functools
 import gzip
 import hashlib
+import http.server
 import io
 import lzma
+import socket
+import threading
 import zipfile
 
 import pytest
@@ -73,6 +77,55 @@ def test_broken_or_oversized_archives_fail_and_keep_the_old_output(tmp_path, sma
         fetch(tmp_path, gzip.compress(bytes(2 << 20)))
     assert (tmp_path / "raw/train.csv").read_bytes() == csv
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".raw")] == []  # no temp
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_site(tmp_path, monkeypatch):
+    """(folder, base URL) of a local HTTP server (Python's http.server, in a thread)."""
+    monkeypatch.setenv("no_proxy", "*")  # a proxy set for the machine must not take 127.0.0.1
+    site = tmp_path / "site"
+    site.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield site, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_http_urls_are_fetched_checked_and_failures_named(tmp_path, small_csvs, http_site):
+    site, base = http_site
+    train, test = (path.read_bytes() for path in small_csvs)
+    (site / "train.csv.gz").write_bytes(gzip.compress(train))
+    (site / "test.csv").write_bytes(test)
+    params = DownloadParams(source="url", train=f"{base}/train.csv.gz",
+                            train_sha256=sha256_of((site / "train.csv.gz").read_bytes()),
+                            test=f"{base}/test.csv", test_sha256=sha256_of(test))
+    assert [path.read_bytes() for path in download(params, tmp_path / "raw")] == [train, test]
+
+    def failure(url):
+        with pytest.raises(DownloadError) as info:
+            download(DownloadParams(source="url", train=url, train_sha256="0" * 64, test=None),
+                     tmp_path / "raw")
+        return str(info.value)
+
+    assert failure(f"{base}/nope.csv") == f"{base}/nope.csv: HTTP 404 File not found"
+    with socket.socket() as closed:  # a port that nothing listens on once this socket is shut
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert failure(f"http://127.0.0.1:{port}/train.csv") == \
+        f"http://127.0.0.1:{port}/train.csv: cannot be fetched (Connection refused)"
+    assert failure(f"{base}/test.csv").startswith(f"{base}/test.csv: sha256 mismatch")
+    assert (tmp_path / "raw/train.csv").read_bytes() == train  # each failure kept the output
 
 
 def test_download_stage_unpacks_a_gzip_url_for_prepare(workdir, small_csvs):
