@@ -227,6 +227,13 @@ def test_split_file_round_trip(tmp_path, small_csvs, normalize):
     assert loaded.normalization == split.normalization
 
 
+def test_a_missing_split_file_says_which_stage_to_run(tmp_path):
+    path = tmp_path / "dev.npz"
+    with pytest.raises(DataError) as info:
+        load_split(path)
+    assert str(info.value) == f"{path}: file not found (run the stage that writes it)"
+
+
 def test_split_file_without_an_entry_names_it(tmp_path):
     path = tmp_path / "dev.npz"
     save_npz(path, {"x": np.zeros((2, 784), np.float32), "y": np.zeros(2, np.uint8)})

@@ -362,3 +362,18 @@ def test_evaluating_a_model_does_not_import_numba():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("output", ["softmax_cross_entropy", "sigmoid_mse"])
+def test_predict_proba_in_batches_equals_one_pass(output):
+    """Batches that do not divide the rows give the probabilities of one pass over them all, in
+    float32, with dropout off."""
+    rng = np.random.default_rng(0)
+    arch = Architecture(input_dim=12, hidden=(8,), num_classes=3, output=output, dropout=0.5)
+    model = build_mlp(arch, init_weights(arch, "he", rng), rng=rng)
+    x = rng.standard_normal((20, 12), dtype=np.float32)
+    whole = model.output.probabilities(model.forward(x))
+    for batch_size in (7, 20, 4096):
+        probabilities = model.predict_proba(x, batch_size=batch_size)
+        assert probabilities.dtype == np.float32
+        np.testing.assert_allclose(probabilities, whole, rtol=1e-6)  # BLAS may block rows
