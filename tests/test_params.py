@@ -134,8 +134,9 @@ def test_a_section_emptied_of_keys_takes_the_defaults(tmp_path):
     assert params.onehot == Params().onehot and params.train.lr == 0.01
 
 
-def test_a_merge_key_may_be_overridden(tmp_path):
-    """``<<: *anchor`` then one of the anchor's keys again is YAML's override, not a duplicate."""
+def test_a_merge_key_may_be_overridden_yet_a_key_given_twice_is_still_refused(tmp_path):
+    """``<<: *anchor`` then one of the anchor's keys again is YAML's override, not a duplicate;
+    a key given twice after a merge key is."""
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  <<: {lr: 0.01, epochs: 2}\n  lr: 0.02\n")
     params = load_params(path)
