@@ -9,7 +9,9 @@ import io
 import lzma
 import socket
 import threading
+import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +128,41 @@ def test_http_urls_are_fetched_checked_and_failures_named(tmp_path, small_csvs, 
         f"http://127.0.0.1:{port}/train.csv: cannot be fetched (Connection refused)"
     assert failure(f"{base}/test.csv").startswith(f"{base}/test.csv: sha256 mismatch")
     assert (tmp_path / "raw/train.csv").read_bytes() == train  # each failure kept the output
+
+
+class StallingHandler(QuietHandler):
+    """Sends the headers and half of the file, then stops answering."""
+
+    def do_GET(self):
+        data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:len(data) // 2])
+        self.wfile.flush()
+        time.sleep(5)
+
+
+def test_a_server_that_stops_answering_fails_after_the_timeout(tmp_path, small_csvs,
+                                                                monkeypatch):
+    monkeypatch.setenv("no_proxy", "*")
+    monkeypatch.setattr(download_module, "URL_TIMEOUT_SECONDS", 0.5)
+    (tmp_path / "train.csv").write_bytes(small_csvs[0].read_bytes())
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(StallingHandler, directory=str(tmp_path)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/train.csv"
+    try:
+        with pytest.raises(DownloadError) as info:
+            download(DownloadParams(source="url", train=url, train_sha256="0" * 64, test=None),
+                     tmp_path / "raw")
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Without the timeout the read would wait out the stall and end on a short transfer.
+    assert str(info.value) == f"{url}: transfer failed (timed out)"
+    assert not (tmp_path / "raw").exists()
 
 
 def test_download_stage_unpacks_a_gzip_url_for_prepare(workdir, small_csvs):

@@ -38,6 +38,9 @@ ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 #: MNIST's training CSV is 0.1 GB: a file that unpacks to more is refused, not left to fill
 #: the disk (a compressed file of zeros can unpack to a thousand times its size).
 MAX_UNPACKED_BYTES = 4 << 30
+#: A server that stops answering, while connecting or mid-transfer, fails the download after
+#: this long instead of hanging the stage.
+URL_TIMEOUT_SECONDS = 60
 
 
 def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
@@ -97,7 +100,7 @@ def open_url(url: str) -> BinaryIO:
     if not url.startswith(("http://", "https://", "file://")):
         raise DownloadError(f"{url}: only http://, https:// and file:// URLs are supported")
     try:
-        return urllib.request.urlopen(url, timeout=60)
+        return urllib.request.urlopen(url, timeout=URL_TIMEOUT_SECONDS)
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
