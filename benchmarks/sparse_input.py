@@ -168,7 +168,8 @@ def compare(x: np.ndarray, width: int, blocks: int, rng: np.random.Generator) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--blocks", type=positive_int, default=15, help="alternating blocks of calls")
+    parser.add_argument("--blocks", type=positive_int, default=15,
+                        help="alternating blocks of calls")
     args = parser.parse_args()
     require_prepared_data(parser)
     images = load_split(DATA / "train.npz").x

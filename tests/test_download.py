@@ -1,6 +1,7 @@
 """The download stage's URL source: compressed files, zip members, and what fails cleanly."""
 
 import bz2
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -86,18 +87,27 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(site: Path, handler=QuietHandler):
+    """The base URL of a local HTTP server over ``site`` (Python's http.server, in a thread)."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def http_site(tmp_path, monkeypatch):
-    """(folder, base URL) of a local HTTP server (Python's http.server, in a thread)."""
+    """(folder, base URL) of a local HTTP server over that folder."""
     monkeypatch.setenv("no_proxy", "*")  # a proxy set for the machine must not take 127.0.0.1
     site = tmp_path / "site"
     site.mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield site, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(site) as base:
+        yield site, base
 
 
 def sha256_of(data: bytes) -> str:
@@ -148,18 +158,11 @@ def test_a_server_that_stops_answering_fails_after_the_timeout(tmp_path, small_c
     monkeypatch.setenv("no_proxy", "*")
     monkeypatch.setattr(download_module, "URL_TIMEOUT_SECONDS", 0.5)
     (tmp_path / "train.csv").write_bytes(small_csvs[0].read_bytes())
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(StallingHandler, directory=str(tmp_path)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/train.csv"
-    try:
+    with serving(tmp_path, StallingHandler) as base:
+        url = f"{base}/train.csv"
         with pytest.raises(DownloadError) as info:
             download(DownloadParams(source="url", train=url, train_sha256="0" * 64, test=None),
                      tmp_path / "raw")
-    finally:
-        server.shutdown()
-        server.server_close()
     # Without the timeout the read would wait out the stall and end on a short transfer.
     assert str(info.value) == f"{url}: transfer failed (timed out)"
     assert not (tmp_path / "raw").exists()
