@@ -72,7 +72,21 @@ def test_images_that_are_not_bytes_are_gathered_as_floats(split):
     assert not images.from_bytes
     rows = np.arange(len(split.x))[::-1].copy()
     out = np.empty((len(rows), 784), np.float32)
-    assert images.take(rows, out).tobytes() == split.x[rows].tobytes()
+    assert images.take(rows, out) is out
+    assert out.tobytes() == split.x[rows].tobytes()
+
+
+def test_float64_images_are_gathered_as_float64_rows():
+    """Bytes decode to float32 only: float64 images (as a caller of ``train`` may pass) are
+    copied as they are, each value exactly."""
+    split = split_of(Normalization())
+    split = Split(split.x.astype(np.float64), split.y, split.normalization)
+    images = BatchImages(split, parallel=True)
+    assert not images.from_bytes
+    rows = np.arange(len(split.x))[::-1].copy()
+    out = np.empty((len(rows), 784), np.float64)
+    assert images.take(rows, out) is out
+    np.testing.assert_array_equal(out, split.x[rows])
 
 
 def test_bytes_only_over_the_pool_and_where_enabled(monkeypatch):

@@ -7,10 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from scipy.ndimage import affine_transform, gaussian_filter, gaussian_filter1d, map_coordinates
 from threadpoolctl import threadpool_limits
 
 from mnist_mlp import training
-from mnist_mlp.augment import Augmenter
+from mnist_mlp.augment import Augmenter, gaussian_weights
 from mnist_mlp.errors import ParamsError, TrainingDiverged
 from mnist_mlp.nn import (MLP, Architecture, Dense, Dropout, Schedule, build_mlp, compiled,
                           init_weights, make_optimizer)
@@ -332,6 +333,65 @@ def test_augmentation_keeps_order_range_and_is_seeded():
     assert not np.allclose(out, images)
     # Row i still carries image i's brightness: the batch order (and so the labels) is kept.
     np.testing.assert_allclose(out.max(axis=1), images.max(axis=1), rtol=1e-5)
+
+
+def augmented_one_by_one(params, background, rng, images):
+    """What ``Augmenter`` is meant to do, an image at a time with SciPy's own resamplers, from
+    the same draws in the same order: per image an angle in ±max_rotation, a zoom in
+    1 ± max_scale about the centre, a shift in ±max_shift pixels (positive: down and right),
+    then, with elastic_alpha, a displacement field of uniform noise smoothed by
+    ``gaussian_filter`` and scaled by elastic_alpha."""
+    n = len(images)
+    angle = np.deg2rad(rng.uniform(-params.max_rotation, params.max_rotation, n))
+    zoom = rng.uniform(1 - params.max_scale, 1 + params.max_scale, n)
+    shift = rng.uniform(-params.max_shift, params.max_shift, (2, n))
+    noise = rng.uniform(-1, 1, (2, n, 28, 28)) if params.elastic_alpha > 0 else None
+    centre = np.full(2, 13.5)
+    out = np.empty((n, 28, 28))
+    for i, image in enumerate(images.reshape(n, 28, 28).astype(np.float64)):
+        cos, sin = np.cos(angle[i]), np.sin(angle[i])
+        output_to_input = np.array([[cos, -sin], [sin, cos]]) / zoom[i]
+        offset = centre - output_to_input @ centre - shift[:, i]
+        if noise is None:
+            out[i] = affine_transform(image, output_to_input, offset, order=1, cval=background)
+            continue
+        coords = np.einsum("ij,jrc->irc", output_to_input, np.indices((28, 28)))
+        field = [gaussian_filter(noise[k, i], params.elastic_sigma, mode="constant")
+                 for k in (0, 1)]
+        coords += offset[:, None, None] + params.elastic_alpha * np.stack(field)
+        out[i] = map_coordinates(image, coords, order=1, cval=background)
+    return out.reshape(n, 784)
+
+
+@pytest.mark.parametrize("elastic_alpha", [0.0, 0.5, 8.0])
+def test_augmentation_is_scipys_resampling_of_each_image_by_its_draws(elastic_alpha):
+    """The batched transform against one built an image at a time from SciPy's
+    ``affine_transform`` (``map_coordinates`` with an explicit grid where the elastic field is
+    added), two batches in a row: the second shows any draw taken or skipped that should not
+    be. The tests above check properties that a wrong transform keeps (a mirrored shear or a
+    rotation by the range's upper end alone keeps the disks' brightness in range and order)."""
+    images = np.random.default_rng(0).random((8, 784)).astype(np.float32)
+    params = AugmentParams(enabled=True, max_rotation=30, max_scale=0.2, max_shift=3,
+                           elastic_alpha=elastic_alpha, elastic_sigma=3)
+    augment = Augmenter(params, background=0.25, rng=np.random.default_rng(1))
+    reference_rng = np.random.default_rng(1)
+    for _ in range(2):
+        np.testing.assert_allclose(augment(images),
+                                   augmented_one_by_one(params, 0.25, reference_rng, images),
+                                   rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("sigma, truncate", [(0.7, 4.0), (3.0, 4.0), (4.0, 3.0), (2.5, 2.0)])
+def test_elastic_smoothing_weights_are_gaussian_filters_kernel(sigma, truncate):
+    """In process, to rounding (the test below compares bits, in a subprocess): the weights
+    are ``gaussian_filter1d``'s response to a unit impulse, of the same radius."""
+    impulse = np.zeros(101)
+    impulse[50] = 1
+    response = gaussian_filter1d(impulse, sigma, truncate=truncate, mode="constant")
+    support = np.flatnonzero(response)
+    weights = gaussian_weights(sigma, truncate)
+    assert len(weights) == len(support) == 2 * int(truncate * sigma + 0.5) + 1
+    np.testing.assert_allclose(weights, response[support[0]:support[-1] + 1], rtol=1e-13)
 
 
 #: Every NumPy dispatch target above x86-64's baseline, by the names of NumPy 2.4 and of older
