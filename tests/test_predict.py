@@ -786,6 +786,23 @@ def test_transparent_png_and_rgb(tmp_path):
     assert to_mnist(load_image(tmp_path / "one.jpg")).max() > 200
 
 
+@pytest.mark.parametrize("mode", ["LA", "P"])
+def test_transparency_of_gray_and_palette_images_is_white_paper(tmp_path, mode):
+    """Black ink on black paper that is transparent, as gray with alpha (LA) or as a palette
+    with a transparent entry (P, a PNG's tRNS): a black drawing on white, as from RGBA."""
+    ink = np.asarray(drawn_one(ink=0, paper=255)) == 0
+    black = Image.new("L", (ink.shape[1], ink.shape[0]), 0)
+    if mode == "LA":
+        image = Image.merge("LA", [black, Image.fromarray(ink.astype(np.uint8) * 255)])
+    else:
+        image = Image.fromarray(ink.astype(np.uint8), "P")
+        image.putpalette([0, 0, 0] * 2)
+    image.save(tmp_path / "one.png", **({"transparency": 0} if mode == "P" else {}))
+    with Image.open(tmp_path / "one.png") as img:
+        assert img.mode == mode
+    np.testing.assert_array_equal(load_image(tmp_path / "one.png"), np.where(ink, 0.0, 1.0))
+
+
 @pytest.mark.parametrize("suffix, dtype, mode, scale", [("png", np.uint16, "I;16", 257),
                                                         ("tif", np.uint16, "I;16", 257),
                                                         ("tif", np.int32, "I", 257),
@@ -827,8 +844,22 @@ def test_float_image_with_nan_is_refused(tmp_path):
     values = np.zeros((30, 30), np.float32)
     values[5:25, 10:14] = np.nan
     Image.fromarray(values).save(tmp_path / "nan.tif")
-    with pytest.raises(ImageError, match="NaN or infinite pixel values"):
+    with pytest.raises(ImageError, match=r"nan.tif: not a readable image \(NaN or infinite "
+                                         r"pixel values\)"):
         load_image(tmp_path / "nan.tif")
+
+
+@pytest.mark.parametrize("mode, white", [("F", 1.0), ("I", 255)])
+def test_a_wide_image_whose_whitest_pixel_tops_the_smaller_range_is_read_in_it(tmp_path,
+                                                                              mode, white):
+    """White paper at exactly 1.0 (float) or 255 (32-bit integer) is white, not a near-black
+    page of the larger range (0..255, 0..65535)."""
+    eight_bit = np.asarray(drawn_one(ink=30, paper=255))
+    values = (eight_bit * (white / 255)).astype(np.float32 if mode == "F" else np.int32)
+    Image.fromarray(values).save(tmp_path / "one.tif")
+    with Image.open(tmp_path / "one.tif") as img:
+        assert img.mode == mode
+    np.testing.assert_allclose(load_image(tmp_path / "one.tif"), eight_bit / 255, rtol=1e-6)
 
 
 @pytest.mark.parametrize("side", [40, 50])  # Pillow's warning (> 1000 here), its refusal (> 2000)
