@@ -670,6 +670,32 @@ def test_the_models_reading_normalizes_as_its_training_data_was(finished, tmp_pa
     assert not np.array_equal(expected, model.predict_proba(scaled))
 
 
+def test_a_model_without_a_normalization_reads_pixels_scaled_to_the_unit_range(finished,
+                                                                              tmp_path):
+    """A model file saved without the normalization in its info (by ``save_model`` from a
+    script) reads pixels as the prepare stage's default, ``scale``, gives them."""
+    model, info = predict.load_model(finished / "m/model.npz")
+    with_info(finished / "m/model.npz", tmp_path / "model.npz",
+              {k: v for k, v in info.items() if k != "normalization"})
+    fields = to_mnist_digits(drawn_number((1, 7), 40))
+    np.testing.assert_array_equal(predict.model_reading(tmp_path / "model.npz")(fields),
+                                  model.predict_proba(predict.Normalization().apply(fields)))
+
+
+def test_a_predictions_line_gives_the_three_likeliest_digits_and_the_label():
+    """The text ``predict`` prints per input; of equal probabilities the smaller digit
+    ranks first."""
+    probabilities = np.zeros(10, np.float32)
+    probabilities[[3, 5, 8]] = [0.25, 0.5, 0.25]
+    lines = [str(predict.Prediction("a.png:row2", 5, probabilities, label))
+             for label in (None, 5, 3)]
+    assert lines == ["a.png:row2: 5 (5 50.0%, 3 25.0%, 8 25.0%)",
+                     "a.png:row2: 5 (5 50.0%, 3 25.0%, 8 25.0%), label 5",
+                     "a.png:row2: 5 (5 50.0%, 3 25.0%, 8 25.0%), label 3 (wrong)"]
+    ties = predict.Prediction("t", 0, np.full(10, 0.1, np.float32))
+    assert [digit for digit, _ in ties.top(10)] == list(range(10))
+
+
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
         bar = np.zeros((120, 120), np.float32)
@@ -850,8 +876,7 @@ def test_float_image_with_nan_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("mode, white", [("F", 1.0), ("I", 255)])
-def test_a_wide_image_whose_whitest_pixel_tops_the_smaller_range_is_read_in_it(tmp_path,
-                                                                              mode, white):
+def test_a_wide_image_white_at_the_smaller_ranges_top_is_read_in_it(tmp_path, mode, white):
     """White paper at exactly 1.0 (float) or 255 (32-bit integer) is white, not a near-black
     page of the larger range (0..255, 0..65535)."""
     eight_bit = np.asarray(drawn_one(ink=30, paper=255))
