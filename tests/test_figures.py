@@ -1,11 +1,14 @@
 """The plot stage's figures (figures.py)."""
 
+import re
+
 import matplotlib.axes
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from mnist_mlp import figures
+from mnist_mlp.errors import DataError
 from mnist_mlp.splits import Normalization
 
 
@@ -87,3 +90,158 @@ def test_images_shown_undo_the_normalization():
     for norm in (Normalization(), Normalization(mean=0.13, std=0.31)):
         shown = figures.to_unit_range(norm.apply(pixels), norm)
         np.testing.assert_allclose(shown, pixels / 255, atol=1e-6)
+
+
+FIGURE_FILES = ["learning_curves.png", "confusion_matrix.png", "test_predictions.png",
+                "confident_mistakes.png", "first_layer_weights.png"]
+HISTORY = {"epoch": np.array([1.0, 2.0, 3.0]),
+           "train_loss": np.array([0.9, 0.5, 0.3]), "dev_loss": np.array([1.0, 0.6, 0.45]),
+           "train_accuracy": np.array([0.7, 0.85, 0.9]),
+           "dev_accuracy": np.array([0.68, 0.8, 0.86])}
+
+
+def drawn(monkeypatch, tmp_path, first_weights=None, weights_per_class=False):
+    """plot_all on ten test rows (two wrong), and its figures by file name (save_figure
+    still writes each: the figures stay inspectable after it closes them)."""
+    kept = {}
+    save = figures.save_figure
+
+    def keep(fig, path):
+        kept[path.name] = fig
+        save(fig, path)
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    predictions = {"actual": np.arange(10.0),
+                   "predicted": np.array([0, 1, 7, 3, 4, 5, 6, 7, 3, 9.0]),
+                   "confidence": np.linspace(0.5, 0.95, 10)}
+    images = np.random.default_rng(0).random((10, 784))
+    if first_weights is None:
+        first_weights = np.random.default_rng(1).normal(size=(784, 6)).astype(np.float32)
+    paths = figures.plot_all(HISTORY, predictions, images, first_weights, tmp_path,
+                             grid_digits=4, worst_digits=2, weight_count=32,
+                             weights_per_class=weights_per_class)
+    return paths, kept, images
+
+
+def test_plot_all_writes_the_five_pngs_and_returns_their_paths(monkeypatch, tmp_path):
+    paths, kept, _ = drawn(monkeypatch, tmp_path)
+    assert paths == [tmp_path / name for name in FIGURE_FILES]
+    assert list(kept) == FIGURE_FILES
+    for path in paths:
+        assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_learning_curves_draw_each_splits_history(monkeypatch, tmp_path):
+    loss, accuracy = drawn(monkeypatch, tmp_path)[1]["learning_curves.png"].axes
+    assert loss.get_yscale() == "log"
+    for ax, metric in ((loss, "loss"), (accuracy, "accuracy")):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert sorted(lines) == ["dev", "train"]
+        for split, line in lines.items():
+            np.testing.assert_array_equal(line.get_xdata(), HISTORY["epoch"])
+            np.testing.assert_array_equal(line.get_ydata(), HISTORY[f"{split}_{metric}"])
+
+
+def test_the_confusion_figure_writes_each_cells_count(monkeypatch, tmp_path):
+    ax, = [ax for ax in drawn(monkeypatch, tmp_path)[1]["confusion_matrix.png"].axes
+           if ax.texts]
+    counts = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text())
+              for t in ax.texts}
+    expected = np.eye(10, dtype=int)
+    expected[2, 2] = expected[8, 8] = 0
+    expected[2, 7] = expected[8, 3] = 1  # true 2 read as 7, true 8 as 3
+    assert len(counts) == 100
+    assert all(counts[i, j] == expected[i, j] for i in range(10) for j in range(10))
+    assert "accuracy 80.00%" in ax.get_title()
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("actual", "predicted")  # rows are the truth
+
+
+def panels(fig):
+    """(title, colour, image array, colour limits, colormap) of each panel with an image."""
+    return [(ax.get_title(), ax.title.get_color(), ax.images[0].get_array(),
+             ax.images[0].get_clim(), ax.images[0].get_cmap().name)
+            for ax in fig.axes if ax.images]
+
+
+def test_the_first_test_digits_show_prediction_and_truth_red_where_wrong(monkeypatch, tmp_path):
+    _, kept, images = drawn(monkeypatch, tmp_path)
+    shown = panels(kept["test_predictions.png"])
+    assert [(title, colour) for title, colour, *_ in shown] == [
+        ("pred 0 / true 0", "black"), ("pred 1 / true 1", "black"), ("pred 7 / true 2", "red"),
+        ("pred 3 / true 3", "black")]
+    for i, (_, _, image, limits, colormap) in enumerate(shown):
+        np.testing.assert_array_equal(image, images[i].reshape(28, 28))
+        assert limits == (0, 1) and colormap == "gray_r"  # white paper, black ink, fixed scale
+    mistakes = panels(kept["confident_mistakes.png"])
+    assert [colour for _, colour, *_ in mistakes] == ["red", "red"]
+
+
+@pytest.mark.parametrize("per_class, suptitle", [
+    (False, "First-layer weights (red +, blue -)"),
+    (True, "Output-layer weights, no hidden layer (red +, blue -)")])
+def test_weight_images_are_centred_on_zero_each_on_its_own_scale(monkeypatch, tmp_path,
+                                                                  per_class, suptitle):
+    """Red positive, blue negative, white zero: each unit's colour limits are ± its largest
+    absolute weight, and ±1 for a unit whose weights are all zero (a scale of zero would
+    divide by zero)."""
+    weights = np.random.default_rng(1).normal(size=(784, 6)).astype(np.float32)
+    weights[:, 2] *= 10
+    weights[:, 4] = 0
+    fig = drawn(monkeypatch, tmp_path, weights, per_class)[1]["first_layer_weights.png"]
+    assert fig.get_suptitle() == suptitle
+    shown = panels(fig)
+    assert len(shown) == 6
+    for unit, (_, _, image, limits, colormap) in enumerate(shown):
+        np.testing.assert_array_equal(image, weights[:, unit].reshape(28, 28))
+        largest = float(np.abs(weights[:, unit]).max()) or 1.0
+        assert limits == (-largest, largest) and colormap == "RdBu_r"
+
+
+def test_saved_pngs_are_the_same_bytes_each_time_and_name_no_matplotlib_version(tmp_path):
+    """So `dvc status` and `dvc plots diff` see a figure change only where the figure did,
+    not where matplotlib was upgraded; 100 dpi gives the figure's inches in hundreds of
+    pixels."""
+    for name in ("a.png", "b.png"):
+        figures.save_figure(figures.learning_curves(HISTORY), tmp_path / name)
+    png = (tmp_path / "a.png").read_bytes()
+    assert png == (tmp_path / "b.png").read_bytes()
+    assert b"matplotlib" not in png.lower()
+    width, height = np.frombuffer(png[16:24], ">u4")
+    assert (width, height) == (1000, 400)  # figsize (10, 4)
+
+
+def test_images_shown_are_clipped_to_the_pixel_range():
+    """Undoing a normalization in float32 can land a hair outside [0, 1], and pixels may be
+    edited past it; shown, they saturate."""
+    norm = Normalization(mean=0.13, std=0.31)
+    x = norm.apply(np.array([[0, 255]], np.uint8)) + np.float32([[-0.5, 0.5]])
+    np.testing.assert_array_equal(figures.to_unit_range(x, norm), [[0, 1]])
+
+
+def test_a_stage_csvs_named_columns_are_read_as_numbers_in_any_order(tmp_path):
+    (tmp_path / "history.csv").write_text("dev_loss,epoch,other\n0.5,1,x\n0.25,2,y\n")
+    columns = figures.read_csv_columns(tmp_path / "history.csv", ("epoch", "dev_loss"))
+    assert list(columns) == ["epoch", "dev_loss"]
+    np.testing.assert_array_equal(columns["epoch"], [1, 2])
+    np.testing.assert_array_equal(columns["dev_loss"], [0.5, 0.25])
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "history.csv: file not found; run the stage that writes it"),
+    ("epoch,train_loss\n1,0.5\n", "history.csv: expected numeric columns epoch, dev_loss"),
+    ("epoch,dev_loss\n1,nan?\n", "history.csv: expected numeric columns epoch, dev_loss"),
+])
+def test_a_missing_or_malformed_stage_csv_is_one_clear_error(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "history.csv").write_text(content)
+    with pytest.raises(DataError, match=re.escape(message)):
+        figures.read_csv_columns(tmp_path / "history.csv", ("epoch", "dev_loss"))
+
+
+def test_plot_all_refuses_predictions_of_another_test_set(tmp_path):
+    predictions = {"actual": np.zeros(5), "predicted": np.zeros(5), "confidence": np.ones(5)}
+    with pytest.raises(DataError, match="predictions cover 5 rows but the test set has 6; "
+                                        "rerun the evaluate stage"):
+        figures.plot_all(HISTORY, predictions, np.zeros((6, 784)), np.zeros((784, 4)),
+                         tmp_path, 4, 4, 4)
+    assert not list(tmp_path.iterdir())
