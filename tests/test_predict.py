@@ -1013,19 +1013,21 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
         for o in out]
 
 
-def test_cli_reads_a_number_digit_by_digit(finished, tmp_path):
-    Image.fromarray((drawn_number((7, 0, 1)) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+@pytest.mark.parametrize("digits", [(7, 0), (7, 0, 1)])  # two: the fewest that make a number
+def test_cli_reads_a_number_digit_by_digit(finished, tmp_path, digits):
+    Image.fromarray((drawn_number(digits) * 255).astype(np.uint8)).save(tmp_path / "n.png")
     drawn_one().save(tmp_path / "one.png")
     model = str(finished / "m/model.npz")
     text = cli("predict", "n.png", "one.png", "--model", model, cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
+    places = range(1, len(digits) + 1)
     assert [line.split(": ")[0] for line in lines] == [
-        "n.png:digit1", "n.png:digit2", "n.png:digit3", "n.png", "one.png"]
-    assert lines[3] == "n.png: " + "".join(line.split(": ")[1][0] for line in lines[:3])
+        *(f"n.png:digit{k}" for k in places), "n.png", "one.png"]
+    assert lines[-2] == "n.png: " + "".join(line.split(": ")[1][0] for line in lines[:-2])
     out = json.loads(cli("predict", "n.png", "--model", model, "--json", cwd=tmp_path).stdout)
     assert [(o["input"], o["digit"]) for o in out] == [
-        (f"n.png:digit{k}", int(lines[k - 1].split(": ")[1][0])) for k in (1, 2, 3)]
+        (f"n.png:digit{k}", int(lines[k - 1].split(": ")[1][0])) for k in places]
 
 
 def test_cli_reads_unlabelled_csv_rows_as_rows_not_a_number(finished, tmp_path):
