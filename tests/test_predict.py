@@ -672,8 +672,8 @@ def test_the_models_reading_normalizes_as_its_training_data_was(finished, tmp_pa
 
 def test_a_model_without_a_normalization_reads_pixels_scaled_to_the_unit_range(finished,
                                                                               tmp_path):
-    """A model file saved without the normalization in its info (by ``save_model`` from a
-    script) reads pixels as the prepare stage's default, ``scale``, gives them."""
+    """A model file written without the normalization in its info (``model_arrays(model)``
+    from a script) reads pixels as the prepare stage's default, ``scale``, gives them."""
     model, info = predict.load_model(finished / "m/model.npz")
     with_info(finished / "m/model.npz", tmp_path / "model.npz",
               {k: v for k, v in info.items() if k != "normalization"})
