@@ -15,11 +15,11 @@ from scipy.ndimage import (binary_dilation, binary_fill_holes, center_of_mass, f
                            label, sum_labels)
 
 from mnist_mlp import predict
-from mnist_mlp.digits import (THINNED_STROKE, digit_box, stroke_width, thin_cuts, to_mnist,
-                              to_mnist_digits, with_mnist_strokes)
+from mnist_mlp.digits import (THINNED_STROKE, digit_box, disk, stroke_width, thin_cuts,
+                              to_mnist, to_mnist_digits, true_runs, with_mnist_strokes)
 from mnist_mlp.images import DECODE_SIDE, ImageError, load_image, reduction_factor
-from mnist_mlp.paper import (PREVIEW_SIDE, enclosing_quadrilateral, in_photo, perspective_map,
-                             polygon_area, sheet_of_paper, shrunk)
+from mnist_mlp.paper import (PREVIEW_SIDE, edge_frame, enclosing_quadrilateral, in_photo,
+                             perspective_map, polygon_area, sheet_of_paper, shrunk)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -694,6 +694,30 @@ def test_a_predictions_line_gives_the_three_likeliest_digits_and_the_label():
                      "a.png:row2: 5 (5 50.0%, 3 25.0%, 8 25.0%), label 3 (wrong)"]
     ties = predict.Prediction("t", 0, np.full(10, 0.1, np.float32))
     assert [digit for digit, _ in ties.top(10)] == list(range(10))
+
+
+@pytest.mark.parametrize("mask, runs", [
+    ([], []), ([0, 0], []), ([1], [(0, 1)]), ([1, 1, 0, 1], [(0, 2), (3, 4)]),
+    ([0, 1, 1, 0, 0, 1, 1, 1], [(1, 3), (5, 8)])])
+def test_true_runs_are_the_start_and_stop_of_each_run(mask, runs):
+    assert true_runs(np.array(mask, bool)) == runs
+
+
+def test_disk_footprints_are_round_and_2_radius_plus_1_across():
+    assert disk(0).tolist() == [[True]]
+    assert disk(2).astype(int).tolist() == [[0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [1, 1, 1, 1, 1],
+                                            [0, 1, 1, 1, 0], [0, 0, 1, 0, 0]]
+    footprint = disk(5)
+    assert footprint.shape == (11, 11) and footprint.sum() == 81  # lattice points in r = 5
+    np.testing.assert_array_equal(footprint, footprint.T)
+
+
+@pytest.mark.parametrize("shape, margin", [((100, 60), 3), ((30, 400), 1), ((10, 10), 1)])
+def test_the_edge_frame_is_the_outer_twentieth_of_the_shorter_side(shape, margin):
+    frame = edge_frame(shape)
+    expected = np.ones(shape, bool)
+    expected[margin:-margin, margin:-margin] = False
+    np.testing.assert_array_equal(frame, expected)
 
 
 def test_stroke_width_of_bars_and_rings():
