@@ -198,8 +198,8 @@ def test_weight_images_are_centred_on_zero_each_on_its_own_scale(monkeypatch, tm
 
 
 def test_saved_pngs_are_the_same_bytes_each_time_and_name_no_matplotlib_version(tmp_path):
-    """So `dvc status` and `dvc plots diff` see a figure change only where the figure did,
-    not where matplotlib was upgraded; 100 dpi gives the figure's inches in hundreds of
+    """So a PNG (and so `dvc status`) changes where its drawing does, not with the version
+    string matplotlib would write into it; 100 dpi makes the figure's inches hundreds of
     pixels."""
     for name in ("a.png", "b.png"):
         figures.save_figure(figures.learning_curves(HISTORY), tmp_path / name)
