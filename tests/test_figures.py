@@ -132,7 +132,8 @@ def test_plot_all_writes_the_five_pngs_and_returns_their_paths(monkeypatch, tmp_
 
 
 def test_learning_curves_draw_each_splits_history(monkeypatch, tmp_path):
-    loss, accuracy = drawn(monkeypatch, tmp_path)[1]["learning_curves.png"].axes
+    _, kept, _ = drawn(monkeypatch, tmp_path)
+    loss, accuracy = kept["learning_curves.png"].axes
     assert loss.get_yscale() == "log"
     for ax, metric in ((loss, "loss"), (accuracy, "accuracy")):
         lines = {line.get_label(): line for line in ax.get_lines()}
@@ -143,8 +144,8 @@ def test_learning_curves_draw_each_splits_history(monkeypatch, tmp_path):
 
 
 def test_the_confusion_figure_writes_each_cells_count(monkeypatch, tmp_path):
-    ax, = [ax for ax in drawn(monkeypatch, tmp_path)[1]["confusion_matrix.png"].axes
-           if ax.texts]
+    _, kept, _ = drawn(monkeypatch, tmp_path)
+    ax, = [ax for ax in kept["confusion_matrix.png"].axes if ax.texts]
     counts = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text())
               for t in ax.texts}
     expected = np.eye(10, dtype=int)
@@ -187,7 +188,8 @@ def test_weight_images_are_centred_on_zero_each_on_its_own_scale(monkeypatch, tm
     weights = np.random.default_rng(1).normal(size=(784, 6)).astype(np.float32)
     weights[:, 2] *= 10
     weights[:, 4] = 0
-    fig = drawn(monkeypatch, tmp_path, weights, per_class)[1]["first_layer_weights.png"]
+    _, kept, _ = drawn(monkeypatch, tmp_path, weights, per_class)
+    fig = kept["first_layer_weights.png"]
     assert fig.get_suptitle() == suptitle
     shown = panels(fig)
     assert len(shown) == 6

@@ -198,6 +198,7 @@ def test_train_builds_the_optimizer_from_every_train_key(data, optimizer, settin
     tr, ytr, dv, ydv = data
     train(ModelParams(hidden=[16]), TrainParams(optimizer=optimizer, epochs=1, threads=1,
                                                 **settings), tr, ytr, dv, ydv, observer=recorder)
+
     def floats(opt):
         return {k: v for k, v in vars(opt).items() if isinstance(v, float)}
 
