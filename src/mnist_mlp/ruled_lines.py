@@ -112,7 +112,8 @@ def printed_lines(ink: np.ndarray, paper: np.ndarray, inked: np.ndarray, around:
 
 def turned_rows(shape: tuple[int, int], angle: float) -> np.ndarray:
     """For each pixel of an image of ``shape``, the index of the one-pixel-wide row, turned by
-    ``angle`` degrees (counterclockwise as shown), that it falls in."""
+    ``angle`` degrees (clockwise as shown, row 0 at the top: a positive angle's rows run down
+    to the right), that it falls in."""
     h, w = shape
     turn = np.radians(angle)
     across = (np.arange(h, dtype=np.float32)[:, None] * np.float32(np.cos(turn))
