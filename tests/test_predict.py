@@ -720,6 +720,16 @@ def test_the_edge_frame_is_the_outer_twentieth_of_the_shorter_side(shape, margin
     np.testing.assert_array_equal(frame, expected)
 
 
+def test_shrunk_averages_blocks_down_to_the_side_on_the_shorter_side():
+    gray = np.random.default_rng(0).random((256, 384)).astype(np.float32)
+    np.testing.assert_allclose(shrunk(gray), gray.reshape(128, 2, 192, 2).mean(axis=(1, 3)),
+                               rtol=1e-6)
+    assert shrunk(gray, 50).shape == (50, 75) and shrunk(gray.T, 50).shape == (75, 50)
+    assert shrunk(np.zeros((500, 300), np.float32)).shape == (213, 128)  # 500 * 128 / 300
+    for small in (np.zeros((128, 200), np.float32), np.zeros((100, 400), np.float32)):
+        assert shrunk(small) is small
+
+
 def test_stroke_width_of_bars_and_rings():
     for width in (1, 3, 8):
         bar = np.zeros((120, 120), np.float32)
