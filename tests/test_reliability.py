@@ -4,6 +4,7 @@ parsing and error handling included) on a copy of a finished tiny pipeline."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import runpy
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_mlp.cli import DEBUG_ENV, debug_requested, run, stage_parser
+from mnist_mlp.errors import UserError
 from mnist_mlp.training import usable_cpus
 
 from conftest import (MNIST_HEADER, REPO, STAGES, csv_lines, edit_cell, set_params,
@@ -271,6 +274,53 @@ def test_debug_flag_shows_the_traceback(finished, tmp_path, capsys, monkeypatch)
     from mnist_mlp.errors import ParamsError
     with pytest.raises(ParamsError):
         invoke("train", d, capsys, monkeypatch, extra=["--debug"])
+
+
+def raising(exc):
+    def main(args):
+        raise exc
+    return main
+
+
+@pytest.mark.parametrize("exc, code, line", [
+    (UserError("bad value"), 1, "error: bad value"),
+    (MemoryError("Unable to allocate 37.3 GiB"), 1,
+     "error: not enough memory: Unable to allocate 37.3 GiB"),
+    (MemoryError(), 1, "error: not enough memory: an allocation failed"),
+    (KeyboardInterrupt(), 130,
+     "interrupted: stage.py stopped before finishing; no partial output was written")],
+    ids=["user error", "memory", "memory without a message", "ctrl-c"])
+@pytest.mark.parametrize("debug_env", [None, "", "0"])
+def test_run_turns_user_errors_memory_and_ctrl_c_into_one_line(exc, code, line, debug_env,
+                                                               capsys, monkeypatch):
+    if debug_env is None:
+        monkeypatch.delenv(DEBUG_ENV, raising=False)
+    else:
+        monkeypatch.setenv(DEBUG_ENV, debug_env)
+    parser = stage_parser("a stage")
+    parser.prog = "stage.py"
+    with pytest.raises(SystemExit) as exited:
+        run(raising(exc), parser, [])
+    assert exited.value.code == code
+    assert capsys.readouterr().err == line + "\n"
+
+
+@pytest.mark.parametrize("argv, debug_env", [(["--debug"], None), ([], "1"), ([], "yes")])
+def test_run_in_debug_raises_the_error_itself(argv, debug_env, monkeypatch):
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    if debug_env is not None:
+        monkeypatch.setenv(DEBUG_ENV, debug_env)
+    for exc in (UserError("bad value"), MemoryError(), KeyboardInterrupt()):
+        with pytest.raises(type(exc)):
+            run(raising(exc), stage_parser("a stage"), argv)
+
+
+def test_run_parses_the_arguments_it_is_given(monkeypatch):
+    monkeypatch.delenv(DEBUG_ENV, raising=False)
+    seen = []
+    run(seen.append, stage_parser("a stage"), ["--params", "other.yaml"])
+    assert seen[0].params == "other.yaml" and not seen[0].debug
+    assert not debug_requested(argparse.Namespace())  # a parser without --debug
 
 
 def test_case_count_in_readme_matches():

@@ -43,7 +43,9 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
         # message names the size and shape that did not fit.
         if debug:
             raise
-        print(f"error: not enough memory: {exc or 'an allocation failed'}", file=sys.stderr)
+        # str(), not the exception: one without a message (Python's own) is still truthy.
+        print(f"error: not enough memory: {str(exc) or 'an allocation failed'}",
+              file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         if debug:
