@@ -1,6 +1,16 @@
-"""The comparison page's tables, in process (tests/test_workflows.py renders whole pages)."""
+"""The comparison page in process, DVC's answers stubbed (tests/test_workflows.py renders whole
+pages from real runs)."""
 
+import base64
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_mlp import compare
 from mnist_mlp.compare import flatten, table
+from mnist_mlp.errors import UserError
 
 
 def test_flatten_joins_nested_keys_with_dots_and_leaves_out_lists():
@@ -47,3 +57,107 @@ def test_table_escapes_names_and_values():
     page = table("A<B", values, ["<b>"], only_changed=False)
     assert "<h2>A&lt;B</h2>" in page
     assert rows(page) == [["", "&lt;b&gt;"], ["k&amp;", "&lt;i&gt;"]]
+
+
+def sections(page):
+    """The page's <h2> titles, in order."""
+    return [part.split("</h2>", 1)[0] for part in page.split("<h2>")[1:]]
+
+
+@pytest.mark.parametrize("wrapped", [True, False], ids=["data key", "older dvc"])
+def test_page_puts_headline_and_per_class_metrics_params_and_each_plot_in_order(
+        tmp_path, monkeypatch, wrapped):
+    figure = tmp_path / "cm.png"
+    figure.write_bytes(b"\x89PNG fake")
+    metrics = {"HEAD": {"test.accuracy": 0.98, "per_class.3.f1": 0.97},
+               "exp-1": {"test.accuracy": 0.96, "per_class.3.f1": 0.95}}
+    params = {"HEAD": {"train.lr": 0.001, "train.seed": 0},
+              "exp-1": {"train.lr": 0.003, "train.seed": 0}}
+    revisions = ["HEAD", "exp-1"]
+    monkeypatch.setattr(compare, "revision_values",
+                        lambda asked: (metrics, params) if asked == revisions else None)
+    plots = {"Loss": [{"type": "vega", "content": {"mark": "line"}, "revisions": ["HEAD"]}],
+             "reports/<cm>.png": [{"type": "image", "url": str(figure), "revisions": [rev]}
+                                  for rev in revisions]}
+    asked = []
+
+    def dvc_json(*args):
+        asked.append((args, Path(args[4]).is_dir()))
+        return {"data": plots} if wrapped else plots
+
+    monkeypatch.setattr(compare, "dvc_json", dvc_json)
+    monkeypatch.setattr(compare, "render_vega_lite", lambda spec: f"<svg>{spec['mark']}</svg>")
+    page = compare.build_page(revisions)
+
+    (args, images_dir_exists), = asked
+    assert args[:4] == ("plots", "diff", "--json", "-o") and args[5:] == ("HEAD", "exp-1")
+    assert images_dir_exists
+    assert sections(page) == ["Metrics", "Per-class test metrics",
+                              "Params (only those that differ)", "Loss", "reports/&lt;cm&gt;.png"]
+    metrics_table, per_class_table = (page.split(f"<h2>{title}</h2>", 1)[1].split("</table>")[0]
+                                      for title in ("Metrics", "Per-class test metrics"))
+    assert "test.accuracy" in metrics_table and "per_class" not in metrics_table
+    assert "per_class.3.f1" in per_class_table and "test.accuracy" not in per_class_table
+    assert ("<details><summary>Per-class test metrics</summary><h2>Per-class test metrics</h2>"
+            in page)
+    assert page.count("</table></details><h2>Params") == 1
+    assert "train.lr" in page and "train.seed" not in page
+    assert "<h2>Loss</h2><div class=row><div class=plot><svg>line</svg></div></div>" in page
+    data = base64.b64encode(b"\x89PNG fake").decode()
+    assert ("<div class=row>" + "".join(
+        f"<figure><img alt='reports/&lt;cm&gt;.png at {rev}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{rev}</figcaption></figure>" for rev in revisions) + "</div>") in page
+    assert "<title>Comparison: HEAD, exp-1</title>" in page and "<script" not in page
+
+
+def test_dvc_json_runs_this_pythons_dvc_and_reads_its_output(monkeypatch):
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append((command, kwargs))
+        return subprocess.CompletedProcess(command, 0, '{"data": {}}', "")
+
+    monkeypatch.setattr(compare.subprocess, "run", run)
+    assert compare.dvc_json("plots", "diff", "--json") == {"data": {}}
+    assert calls == [([sys.executable, "-m", "dvc", "plots", "diff", "--json"],
+                      {"capture_output": True, "text": True})]
+
+
+def test_a_failing_dvc_command_is_its_last_line_of_errors(monkeypatch):
+    def failing(command, **kwargs):
+        return subprocess.CompletedProcess(command, 1, "", "WARNING: x\nERROR: unknown rev\n")
+
+    monkeypatch.setattr(compare.subprocess, "run", failing)
+    with pytest.raises(UserError, match=r"^dvc plots diff --json failed: ERROR: unknown rev$"):
+        compare.dvc_json("plots", "diff", "--json")
+    monkeypatch.setattr(compare.subprocess, "run",
+                        lambda command, **kwargs: subprocess.CompletedProcess(command, 2, "", ""))
+    with pytest.raises(UserError, match=r"^dvc plots failed: no output$"):
+        compare.dvc_json("plots")
+
+
+@pytest.mark.parametrize("error, message", [
+    (FileNotFoundError(2, "No such file", "reports/eval/metrics.json"),
+     "cannot read revision 'v0': it has no reports/eval/metrics.json"),
+    (FileNotFoundError(), "cannot read revision 'v0': it has no metrics or params file"),
+    (ValueError("unknown revision v0"), "cannot read revision 'v0': unknown revision v0")])
+def test_an_unreadable_revision_is_one_clear_error(monkeypatch, error, message):
+    import dvc.api
+
+    def metrics_show(rev):
+        raise error
+
+    monkeypatch.setattr(dvc.api, "metrics_show", metrics_show)
+    with pytest.raises(UserError) as raised:
+        compare.revision_values(["v0"])
+    assert str(raised.value) == message
+
+
+def test_the_workspace_is_read_as_dvc_apis_revision_none(monkeypatch):
+    import dvc.api
+
+    monkeypatch.setattr(dvc.api, "metrics_show", lambda rev: {"acc": {"HEAD": 1, None: 2}[rev]})
+    monkeypatch.setattr(dvc.api, "params_show", lambda rev: {"rev": str(rev), "hidden": [rev]})
+    metrics, params = compare.revision_values(["HEAD", compare.WORKSPACE])
+    assert metrics == {"HEAD": {"acc": 1}, "workspace": {"acc": 2}}
+    assert params == {"HEAD": {"rev": "HEAD"}, "workspace": {"rev": "None"}}  # lists left out

@@ -192,6 +192,7 @@ def test_a_failed_experiment_in_the_workspace_and_in_a_temporary_copy(baseline):
     sh(d, *dvc, "checkout", env=env)
     assert workspace_files(d) == committed
 
+
 def test_comparison_outside_a_repository_is_one_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_mlp", "compare", "HEAD", "-o",
                              str(tmp_path / "cmp.html")], cwd=tmp_path, capture_output=True,

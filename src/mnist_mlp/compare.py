@@ -44,7 +44,8 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def revision_values(revisions: list[str]) -> tuple[dict, dict]:
-    """(metrics, params) per revision, each flattened to {"file:key.path": value}."""
+    """(metrics, params) per revision, each flattened to {"key.path": value} (dvc.api merges
+    the files' keys: no file names)."""
     import dvc.api
 
     metrics, params = {}, {}
