@@ -12,6 +12,8 @@ from mnist_mlp import compare
 from mnist_mlp.compare import flatten, table
 from mnist_mlp.errors import UserError
 
+from conftest import REPO
+
 
 def test_flatten_joins_nested_keys_with_dots_and_leaves_out_lists():
     tree = {"test": {"accuracy": 0.98, "loss": 0.07}, "confusion": [[1, 0], [0, 1]],
@@ -161,3 +163,40 @@ def test_the_workspace_is_read_as_dvc_apis_revision_none(monkeypatch):
     metrics, params = compare.revision_values(["HEAD", compare.WORKSPACE])
     assert metrics == {"HEAD": {"acc": 1}, "workspace": {"acc": 2}}
     assert params == {"HEAD": {"rev": "HEAD"}, "workspace": {"rev": "None"}}  # lists left out
+
+
+@pytest.mark.parametrize("given, compared", [
+    ([], ["HEAD", "workspace"]), (["v1"], ["v1", "workspace"]), (["a", "b", "c"], ["a", "b", "c"])])
+def test_write_comparison_compares_one_revision_with_the_workspace(tmp_path, monkeypatch, given,
+                                                                   compared):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(compare, "build_page", lambda revisions: f"page of {revisions}")
+    out = tmp_path / "cmp.html"
+    assert compare.write_comparison(given, str(out)) == out
+    assert out.read_text() == f"page of {compared}"
+
+
+def test_write_comparison_outside_a_dvc_repository_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="is not inside a DVC repository: run compare from the "
+                       "project's directory$"):
+        compare.write_comparison(["HEAD"], tmp_path / "cmp.html")
+    assert not (tmp_path / "cmp.html").exists()
+
+
+def test_a_bundle_that_would_end_its_script_element_is_refused(monkeypatch):
+    import vl_convert
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", lambda vl_version: "a('</SCRIPT>')")
+    with pytest.raises(RuntimeError, match="^vl-convert's bundle contains '</script': it cannot "
+                       "be inlined$"):
+        compare.dvc_plots_template()
+
+
+def test_the_template_is_written_where_the_config_names_it(tmp_path, monkeypatch):
+    path = tmp_path / ".dvc" / "plots" / "offline.html"
+    monkeypatch.setattr(compare, "dvc_plots_template_path", lambda: path)
+    for page in ("<html>{plot_divs}</html>\n", "<html>{plot_divs} again</html>\n"):
+        monkeypatch.setattr(compare, "dvc_plots_template", lambda: page)
+        assert compare.write_dvc_plots_template() == path
+        assert path.read_text() == page
