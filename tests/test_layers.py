@@ -1,6 +1,7 @@
 """Backward passes against central finite differences in float64."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -37,6 +38,14 @@ def test_dense_gradients(n, fan_in, fan_out):
     rng = np.random.default_rng(n)
     layer = Dense(rng.standard_normal((fan_in, fan_out)), rng.standard_normal(fan_out))
     check_layer(layer, rng.standard_normal((n, fan_in)), rng)
+
+
+@pytest.mark.parametrize("weights, bias", [((4, 3), (4,)), ((4, 3), (1, 3)), ((3,), (3,)),
+                                           ((2, 3, 3), (3,))])
+def test_dense_refuses_a_bias_that_is_not_one_per_output(weights, bias):
+    message = f"Dense: weights {weights} and bias {bias} do not match"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        Dense(np.zeros(weights, np.float32), np.zeros(bias, np.float32))
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
