@@ -176,3 +176,12 @@ def test_download_stage_unpacks_a_gzip_url_for_prepare(workdir, small_csvs):
     assert (workdir / "data/raw/train.csv").read_bytes() == small_csvs[0].read_bytes()
     run_stage("prepare", "--raw", "data/raw", "--train", "p/train.npz", "--dev", "p/dev.npz",
               "--test", "p/test.npz", cwd=workdir)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/train.csv", "data:,1,2,3", "train.csv",
+                                 "HTTP://example.org/train.csv"])
+def test_open_url_takes_only_http_https_and_file_urls(url):
+    """params.py refuses other schemes first; urllib would open data: and ftp: URLs itself."""
+    with pytest.raises(DownloadError, match="only http://, https:// and file:// URLs are "
+                       "supported$"):
+        download_module.open_url(url)
