@@ -18,8 +18,9 @@ from mnist_mlp.nn import (MLP, Architecture, Dense, Dropout, Schedule, build_mlp
 from mnist_mlp.nn.losses import SigmoidMSE
 from mnist_mlp.params import AugmentParams, ModelParams, TrainParams
 from mnist_mlp.splits import Normalization, Split, one_hot
-from mnist_mlp.training import (EarlyStopping, TrainObserver, TrainResult, apply_max_norm,
-                                blas_threads, build_model, score, train, usable_cpus)
+from mnist_mlp.training import (DIVERGENCE_FACTOR, EarlyStopping, TrainObserver, TrainResult,
+                                apply_max_norm, blas_threads, build_model, score, train,
+                                usable_cpus)
 
 from conftest import synthetic_digits
 
@@ -289,6 +290,15 @@ def test_a_lone_last_row_is_an_error_only_under_batch_normalization(data):
 def test_divergence_is_reported_with_epoch(data, optimizer, lr):
     with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1 .*lower train.lr"):
         run(data, optimizer=optimizer, lr=lr)
+
+
+def test_an_epoch_up_to_ten_times_the_first_batchs_loss_is_not_divergence(data):
+    """Measured on this data (the first batch's loss 2.435): SGD at lr 6 ends its first epoch
+    at a mean loss of 14.2 (5.8x), finite, and trains on; at lr 10, 32.1 (13x) diverged."""
+    history = run(data, optimizer="sgd", lr=6.0, epochs=1).history
+    assert 2 * 2.435 < history[0]["train_loss"] < DIVERGENCE_FACTOR * 2.435
+    with pytest.raises(TrainingDiverged, match=r"over 10x the first batch's 2.435\); lower"):
+        run(data, optimizer="sgd", lr=10.0, epochs=1)
 
 
 def test_augmentation_identity_when_ranges_are_zero():
