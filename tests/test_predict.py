@@ -865,11 +865,14 @@ def test_transparency_of_gray_and_palette_images_is_white_paper(tmp_path, mode):
 
 @pytest.mark.parametrize("suffix, dtype, mode, scale", [("png", np.uint16, "I;16", 257),
                                                         ("tif", np.uint16, "I;16", 257),
+                                                        ("png", np.uint16, "I;16", 1),
                                                         ("tif", np.int32, "I", 257),
                                                         ("tif", np.int32, "I", 1)])
 def test_wide_integer_grayscale_reads_as_its_eight_bit_drawing(tmp_path, suffix, dtype, mode,
                                                                scale):
-    """Pillow's own conversion clips 16-bit values at 255: the whole scan would be white."""
+    """Pillow's own conversion clips 16-bit values at 255: the whole scan would be white. An
+    8-bit drawing stored in 16 bits unscaled (scale 1) read as a black page of 0..65535 and
+    held no digit, and as its drawing when Pillow opened the same PNG as "I"."""
     eight_bit = drawn_one(ink=30, paper=200)  # both above 255 once scaled to 16 bits
     sixteen_bit = Image.fromarray(np.asarray(eight_bit).astype(dtype) * scale)
     sixteen_bit.save(tmp_path / f"one16.{suffix}")
@@ -909,13 +912,13 @@ def test_float_image_with_nan_is_refused(tmp_path):
         load_image(tmp_path / "nan.tif")
 
 
-@pytest.mark.parametrize("mode, white", [("F", 1.0), ("I", 255)])
+@pytest.mark.parametrize("mode, white", [("F", 1.0), ("I", 255), ("I;16", 255)])
 def test_a_wide_image_white_at_the_smaller_ranges_top_is_read_in_it(tmp_path, mode, white):
-    """White paper at exactly 1.0 (float) or 255 (32-bit integer) is white, not a near-black
-    page of the larger range (0..255, 0..65535)."""
+    """White paper at exactly 1.0 (float) or 255 (16- or 32-bit integer) is white, not a
+    near-black page of the larger range (0..255, 0..65535)."""
     eight_bit = np.asarray(drawn_one(ink=30, paper=255))
-    values = (eight_bit * (white / 255)).astype(np.float32 if mode == "F" else np.int32)
-    Image.fromarray(values).save(tmp_path / "one.tif")
+    dtype = {"F": np.float32, "I": np.int32, "I;16": np.uint16}[mode]
+    Image.fromarray((eight_bit * (white / 255)).astype(dtype)).save(tmp_path / "one.tif")
     with Image.open(tmp_path / "one.tif") as img:
         assert img.mode == mode
     np.testing.assert_allclose(load_image(tmp_path / "one.tif"), eight_bit / 255, rtol=1e-6)

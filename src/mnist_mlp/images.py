@@ -27,7 +27,7 @@ class ImageError(UserError):
 
 
 #: Pillow's modes for 16-bit grayscale. ``convert("L")`` clips their values at 255 instead of
-#: scaling them, so a 16-bit scan would read as all white: they are scaled from 0..65535 here.
+#: scaling them, so a 16-bit scan would read as all white: ``wide_gray`` scales them.
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
@@ -93,8 +93,7 @@ def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
     """A loaded Pillow image in any mode -> float grayscale in [0, 1] (see ``load_image``)."""
     if img.mode in SIXTEEN_BIT_MODES + ("I", "F"):
         values = np.asarray(img, dtype=np.float32)
-        gray = np.clip(values / 65535, 0, 1) if img.mode in SIXTEEN_BIT_MODES \
-            else wide_gray(values, img.mode, path)
+        gray = wide_gray(values, img.mode, path)
         # A 16-bit PNG's tRNS names one transparent gray value: white paper, as below.
         if isinstance(img.info.get("transparency"), (int, float)):
             gray[values == img.info["transparency"]] = 1
@@ -107,10 +106,12 @@ def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
 
 
 def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
-    """Pillow's 32-bit modes -> [0, 1], by the range their values lie in. Floats ("F") come in
-    0..1 or 0..255, integers ("I") in 0..255 or 0..65535 (some Pillow versions open 16-bit
-    PNGs so); an image within the smaller range would be black in the larger one, so it is
-    taken as the smaller. ``convert("L")`` would read 0..1 as black and clip 0..65535."""
+    """Pillow's 16- and 32-bit modes -> [0, 1], by the range their values lie in. Floats ("F")
+    come in 0..1 or 0..255, integers (16-bit, or "I", as some Pillow versions open 16-bit PNGs)
+    in 0..255 or 0..65535: an 8-bit drawing stored in 16 bits (Pillow's ``convert("I;16")``, a
+    uint16 array of 8-bit values) keeps 0..255. An image within the smaller range would be
+    black in the larger one, so it is taken as the smaller. ``convert("L")`` would read 0..1
+    as black and clip 0..65535."""
     if not np.isfinite(values).all():
         raise ImageError(f"{path}: not a readable image (NaN or infinite pixel values)")
     small, large = (1, 255) if mode == "F" else (255, 65535)
