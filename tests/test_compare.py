@@ -138,31 +138,85 @@ def test_a_failing_dvc_command_is_its_last_line_of_errors(monkeypatch):
         compare.dvc_json("plots")
 
 
+def shown_by_dvc(results):
+    """A stand-in for DVC's metrics.show/params.show: records each call's revs, answers with
+    ``results(revs)``."""
+    calls = []
+
+    def show(revs, on_error):
+        assert on_error == "return"
+        calls.append(revs)
+        return results(revs)
+    return show, calls
+
+
+def test_one_revision_merges_its_files_and_names_a_shared_key_by_file():
+    show, calls = shown_by_dvc(lambda revs: {
+        "workspace": {"error": OSError("the workspace's own trouble")},
+        "v1": {"data": {"train.json": {"data": {"epochs": 3, "loss": 0.5}},
+                        "eval.json": {"data": {"test": {"accuracy": 0.9}, "loss": 0.4}}}}})
+    assert compare.one_revision(show, "v1") == {
+        "epochs": 3, "train.json:loss": 0.5, "test": {"accuracy": 0.9}, "eval.json:loss": 0.4}
+    assert calls == [["v1"]]
+
+
+def test_the_workspace_is_read_alone():
+    show, calls = shown_by_dvc(lambda revs: {"": {"data": {"m.json": {"data": {"acc": 1}}}}})
+    assert compare.one_revision(show, compare.WORKSPACE) == {"acc": 1}
+    assert calls == [None]
+
+
+@pytest.mark.parametrize("result", [
+    {"error": KeyError("bad rev")},
+    {"data": {"a.json": {"data": {}}, "b.json": {"error": KeyError("bad rev")}}}],
+    ids=["the revision", "one of its files"])
+def test_one_revision_raises_its_own_error(result):
+    show, _ = shown_by_dvc(lambda revs: {"v1": result})
+    with pytest.raises(KeyError, match="bad rev"):
+        compare.one_revision(show, "v1")
+
+
+class FakeRepo:
+    """dvc.repo.Repo with metrics and params shown by ``show`` (both the same)."""
+
+    def __init__(self, show):
+        self.metrics = self.params = type("Shown", (), {"show": staticmethod(show)})
+
+    def __call__(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
 @pytest.mark.parametrize("error, message", [
     (FileNotFoundError(2, "No such file", "reports/eval/metrics.json"),
      "cannot read revision 'v0': it has no reports/eval/metrics.json"),
     (FileNotFoundError(), "cannot read revision 'v0': it has no metrics or params file"),
     (ValueError("unknown revision v0"), "cannot read revision 'v0': unknown revision v0")])
 def test_an_unreadable_revision_is_one_clear_error(monkeypatch, error, message):
-    import dvc.api
+    import dvc.repo
 
-    def metrics_show(rev):
-        raise error
-
-    monkeypatch.setattr(dvc.api, "metrics_show", metrics_show)
+    show, _ = shown_by_dvc(lambda revs: {"v0": {"data": {"m.json": {"error": error}}}})
+    monkeypatch.setattr(dvc.repo, "Repo", FakeRepo(show))
     with pytest.raises(UserError) as raised:
         compare.revision_values(["v0"])
     assert str(raised.value) == message
 
 
-def test_the_workspace_is_read_as_dvc_apis_revision_none(monkeypatch):
-    import dvc.api
+def test_revision_values_flattens_each_revisions_metrics_and_params(monkeypatch):
+    import dvc.repo
 
-    monkeypatch.setattr(dvc.api, "metrics_show", lambda rev: {"acc": {"HEAD": 1, None: 2}[rev]})
-    monkeypatch.setattr(dvc.api, "params_show", lambda rev: {"rev": str(rev), "hidden": [rev]})
+    show, calls = shown_by_dvc(lambda revs: {(revs or [""])[0]: {"data": {"f.json": {"data": {
+        "test": {"rev": str(revs)}, "hidden": [1, 2]}}}}})
+    monkeypatch.setattr(dvc.repo, "Repo", FakeRepo(show))
     metrics, params = compare.revision_values(["HEAD", compare.WORKSPACE])
-    assert metrics == {"HEAD": {"acc": 1}, "workspace": {"acc": 2}}
-    assert params == {"HEAD": {"rev": "HEAD"}, "workspace": {"rev": "None"}}  # lists left out
+    assert metrics == params == {"HEAD": {"test.rev": "['HEAD']"},
+                                 "workspace": {"test.rev": "None"}}  # lists left out
+    assert calls == [["HEAD"], ["HEAD"], None, None]
 
 
 @pytest.mark.parametrize("given, compared", [

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mnist_mlp.errors import UserError
+
 from conftest import REPO, RUNNING_LOCK, TINY, make_repo, sh, write_small_csvs
 
 
@@ -191,6 +193,32 @@ def test_a_failed_experiment_in_the_workspace_and_in_a_temporary_copy(baseline):
     sh(d, "git", "checkout", "params.yaml", "reports", env=env)
     sh(d, *dvc, "checkout", env=env)
     assert workspace_files(d) == committed
+
+
+def test_comparing_revisions_reads_them_whatever_state_the_workspace_is_in(baseline,
+                                                                           monkeypatch):
+    """A failed `dvc exp run` removes the failed stage's metrics from the workspace, and a
+    params.yaml may be mid-edit: dvc.api's metrics_show(rev=...) read the workspace as well
+    and raised its error for every revision ("cannot read revision 'HEAD': it has no
+    reports/train/metrics.json"). Only the workspace's own comparison fails now."""
+    from mnist_mlp.compare import revision_values
+
+    d, _, _ = baseline
+    monkeypatch.chdir(d)
+    committed = revision_values(["HEAD"])
+    params_text = (d / "params.yaml").read_text()
+    (d / "reports/train/metrics.json").unlink()
+    (d / "params.yaml").write_text("train: [unclosed\n")
+    assert revision_values(["HEAD"]) == committed
+    assert committed[0]["HEAD"]["epochs"] == TINY["train"]["epochs"]
+    assert committed[1]["HEAD"]["train.epochs"] == TINY["train"]["epochs"]
+    with pytest.raises(UserError, match="^cannot read revision 'workspace': unable to read: "
+                                        "'params.yaml'"):
+        revision_values(["HEAD", "workspace"])
+    (d / "params.yaml").write_text(params_text)
+    with pytest.raises(UserError, match="^cannot read revision 'workspace': it has no "
+                                        "reports/train/metrics.json$"):
+        revision_values(["HEAD", "workspace"])
 
 
 def test_comparison_outside_a_repository_is_one_clear_error(tmp_path):

@@ -4,8 +4,8 @@ DVC's own ``dvc plots show`` and ``dvc plots diff`` pages load Vega from a CDN a
 offline, unless DVC fills a template that carries Vega itself: ``dvc_plots_template`` writes
 one, which .dvc/config names. The comparison page (``write_comparison``) is one file that runs
 no script: DVC's Vega-Lite specs (``dvc plots diff --json``, data inlined) rendered to inline
-SVG by vl-convert, which bundles Vega; the figures as data URIs; the metrics and params from
-``dvc.api`` side by side.
+SVG by vl-convert, which bundles Vega; the figures as data URIs; each revision's metrics and
+params (``revision_values``) side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UserError
@@ -44,22 +46,43 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def revision_values(revisions: list[str]) -> tuple[dict, dict]:
-    """(metrics, params) per revision, each flattened to {"key.path": value} (dvc.api merges
-    the files' keys: no file names)."""
-    import dvc.api
+    """(metrics, params) per revision, each flattened to {"key.path": value}. Each revision is
+    read on its own (``one_revision``): dvc.api's ``metrics_show(rev=...)`` and
+    ``params_show(rev=...)`` read the workspace too and raise its error whatever the revision,
+    so after a failed ``dvc exp run`` (which removes the failed stage's metrics) every
+    comparison failed, naming the revision asked for."""
+    from dvc.repo import Repo
 
     metrics, params = {}, {}
-    for rev in revisions:
-        api_rev = None if rev == WORKSPACE else rev
-        try:
-            metrics[rev] = flatten(dvc.api.metrics_show(rev=api_rev))
-            params[rev] = flatten(dvc.api.params_show(rev=api_rev))
-        except FileNotFoundError as exc:  # a commit from before the pipeline wrote its reports
-            raise UserError(f"cannot read revision {rev!r}: it has no "
-                            f"{exc.filename or 'metrics or params file'}") from None
-        except Exception as exc:  # dvc raises many types for an unknown revision
-            raise UserError(f"cannot read revision {rev!r}: {exc}") from None
+    with Repo() as repo:
+        for rev in revisions:
+            try:
+                metrics[rev] = flatten(one_revision(repo.metrics.show, rev))
+                params[rev] = flatten(one_revision(repo.params.show, rev))
+            except FileNotFoundError as exc:  # a commit from before the pipeline wrote its reports
+                raise UserError(f"cannot read revision {rev!r}: it has no "
+                                f"{exc.filename or 'metrics or params file'}") from None
+            except Exception as exc:  # dvc raises many types for an unknown revision
+                raise UserError(f"cannot read revision {rev!r}: {exc}") from None
     return metrics, params
+
+
+def one_revision(show: Callable[..., dict], rev: str) -> dict:
+    """``rev``'s files as DVC's ``metrics.show`` or ``params.show`` reads them, merged into one
+    dict as dvc.api merges them (a key two files share is named "file:key"); the revision's
+    error, or its first file's, raised."""
+    shown = show(revs=None if rev == WORKSPACE else [rev], on_error="return")
+    # The workspace alone comes back under DVC's own name for it; a revision beside the
+    # workspace, which DVC reads too, under the name it was asked by.
+    result = next(iter(shown.values())) if rev == WORKSPACE else shown[rev]
+    entries = result.get("data", {})
+    for error in [result.get("error")] + [entry.get("error") for entry in entries.values()]:
+        if error is not None:
+            raise error
+    files = {name: entry.get("data", {}) for name, entry in entries.items()}
+    counts = Counter(key for data in files.values() for key in data)
+    return {(key if counts[key] == 1 else f"{name}:{key}"): value
+            for name, data in files.items() for key, value in data.items()}
 
 
 def render_vega_lite(spec: dict) -> str:
