@@ -94,6 +94,9 @@ def test_readme_documents_every_key_with_its_default():
     ("model: {dropout: -0.1}", "model.dropout = -0.1: Input should be greater than or equal to 0"),
     ("download: {source: url, train: ftp://x}", "download.train = 'ftp://x': with "
                                                 "download.source 'url' this must be"),
+    ("download: {source: url, train: 'file://data/t.csv'}", "download.train = "
+     "'file://data/t.csv': a file:// URL takes an absolute path after three slashes "
+     "(file:///path/to/file.csv); 'data' here is a host name"),
     ("download: {train_sha256: abc}", "download.train_sha256 = 'abc': String should match"),
     ("download: {source: url, train: 'http://example.com/t.csv'}",
      "download: download.train = 'http://example.com/t.csv' is plain http: set "
@@ -117,6 +120,14 @@ def test_bad_params_name_key_value_and_allowed(tmp_path, text, expected):
     with pytest.raises(ParamsError) as info:
         load_params(path)
     assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["file:///data/t.csv", "file://localhost/data/t.csv",
+                                 "https://example.org/t.csv"])
+def test_file_urls_with_no_host_or_localhost_and_https_urls_are_taken(tmp_path, url):
+    path = tmp_path / "params.yaml"
+    path.write_text(f"download: {{source: url, train: '{url}', test: null}}\n")
+    assert load_params(path).download.train == url
 
 
 def test_switches_take_yaml_yes_and_no(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Union, get_origin
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
@@ -68,6 +69,12 @@ class DownloadParams(Section):
                 r"^(https?|file)://", value):
             raise ValueError("with download.source 'url' this must be an http://, https:// or "
                              "file:// URL")
+        host = urlsplit(value).netloc if value and value.startswith("file://") else ""
+        if host not in ("", "localhost"):
+            # urllib takes it for a host and opens the rest of the path: file://data/t.csv
+            # failed with "No such file or directory: '/t.csv'".
+            raise ValueError(f"a file:// URL takes an absolute path after three slashes "
+                             f"(file:///path/to/file.csv); {host!r} here is a host name")
         return value
 
     @model_validator(mode="after")
