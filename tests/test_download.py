@@ -136,7 +136,13 @@ def test_http_urls_are_fetched_checked_and_failures_named(tmp_path, small_csvs, 
         port = closed.getsockname()[1]
     assert failure(f"http://127.0.0.1:{port}/train.csv") == \
         f"http://127.0.0.1:{port}/train.csv: cannot be fetched (Connection refused)"
-    assert failure(f"{base}/test.csv").startswith(f"{base}/test.csv: sha256 mismatch")
+    assert failure(f"{base}/test.csv") == (
+        f"{base}/test.csv: sha256 mismatch: expected {'0' * 64} (download.train_sha256), got "
+        f"{sha256_of(test)}; if this is the file you meant, set download.train_sha256 to its "
+        "sha256, or to null to skip the check")
+    with pytest.raises(DownloadError, match=r"\(download.test_sha256\), got .* set "
+                                            r"download.test_sha256 to its sha256"):
+        download(params.model_copy(update={"test_sha256": "0" * 64}), tmp_path / "raw")
     assert (tmp_path / "raw/train.csv").read_bytes() == train  # each failure kept the output
 
 

