@@ -59,7 +59,9 @@ def revision_values(revisions: list[str]) -> tuple[dict, dict]:
             try:
                 metrics[rev] = flatten(one_revision(repo.metrics.show, rev))
                 params[rev] = flatten(one_revision(repo.params.show, rev))
-            except FileNotFoundError as exc:  # a commit from before the pipeline wrote its reports
+            except FileNotFoundError as exc:
+                # A revision without its reports: a commit from before the first run, or the
+                # workspace after a failed experiment.
                 raise UserError(f"cannot read revision {rev!r}: it has no "
                                 f"{exc.filename or 'metrics or params file'}") from None
             except Exception as exc:  # dvc raises many types for an unknown revision

