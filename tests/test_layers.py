@@ -42,7 +42,7 @@ def test_dense_gradients(n, fan_in, fan_out):
 
 @pytest.mark.parametrize("weights, bias", [((4, 3), (4,)), ((4, 3), (1, 3)), ((3,), (3,)),
                                            ((2, 3, 3), (3,))])
-def test_dense_refuses_a_bias_that_is_not_one_per_output(weights, bias):
+def test_dense_refuses_weights_not_2d_or_a_bias_not_one_per_output(weights, bias):
     message = f"Dense: weights {weights} and bias {bias} do not match"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         Dense(np.zeros(weights, np.float32), np.zeros(bias, np.float32))

@@ -293,11 +293,11 @@ def test_divergence_is_reported_with_epoch(data, optimizer, lr):
 
 
 def test_an_epoch_up_to_ten_times_the_first_batchs_loss_is_not_divergence(data):
-    """Measured on this data (the first batch's loss 2.435): SGD at lr 6 ends its first epoch
-    at a mean loss of 14.2 (5.8x), finite, and trains on; at lr 10, 32.1 (13x) diverged."""
+    """Measured on this data (the first batch's loss 2.435): one epoch of SGD at lr 6 ends at
+    a mean loss of 14.2 (5.8x), finite, and trains on; at lr 10, 30.9 (12.7x) diverged."""
     history = run(data, optimizer="sgd", lr=6.0, epochs=1).history
     assert 2 * 2.435 < history[0]["train_loss"] < DIVERGENCE_FACTOR * 2.435
-    with pytest.raises(TrainingDiverged, match=r"over 10x the first batch's 2.435\); lower"):
+    with pytest.raises(TrainingDiverged, match=r"over 10x the first batch's [\d.]+\); lower"):
         run(data, optimizer="sgd", lr=10.0, epochs=1)
 
 

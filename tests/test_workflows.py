@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mnist_mlp.compare import revision_values
 from mnist_mlp.errors import UserError
 
 from conftest import REPO, RUNNING_LOCK, TINY, make_repo, sh, write_small_csvs
@@ -201,8 +202,6 @@ def test_comparing_revisions_reads_them_whatever_state_the_workspace_is_in(basel
     params.yaml may be mid-edit: dvc.api's metrics_show(rev=...) read the workspace as well
     and raised its error for every revision ("cannot read revision 'HEAD': it has no
     reports/train/metrics.json"). Only the workspace's own comparison fails now."""
-    from mnist_mlp.compare import revision_values
-
     d, _, _ = baseline
     monkeypatch.chdir(d)
     committed = revision_values(["HEAD"])
