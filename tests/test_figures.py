@@ -85,6 +85,25 @@ def test_the_mistakes_figure_shows_the_wrong_predictions_surest_first(monkeypatc
     np.testing.assert_array_equal(shown[:, 0], [3, 4])  # test rows 3 and 4
 
 
+@pytest.mark.parametrize("predicted, title", [
+    ([1, 2, 3], "Most confident mistakes (0 test errors in all)"),
+    ([1, 2, 4], "Most confident mistakes (1 test error in all)"),
+    ([1, 3, 4], "Most confident mistakes (2 test errors in all)"),
+])
+def test_the_mistakes_figure_counts_the_errors_in_its_title(monkeypatch, tmp_path, predicted,
+                                                              title):
+    titles = []
+    monkeypatch.setattr(figures, "digit_grid", lambda *args: titles.append(args[3]) or
+                        plt.figure())
+    predictions = {"actual": np.array([1, 2, 3]), "predicted": np.array(predicted),
+                   "confidence": np.full(3, 0.9)}
+    figures.plot_all({"epoch": np.array([1]), **{f"{split}_{kind}": np.array([0.5])
+                      for split in ("train", "dev") for kind in ("loss", "accuracy")}},
+                     predictions, np.zeros((3, 784), np.float32), np.zeros((784, 4), np.float32),
+                     tmp_path, grid_digits=3, worst_digits=3, weight_count=4)
+    assert titles[1] == title
+
+
 def test_images_shown_undo_the_normalization():
     pixels = np.array([[0, 51, 255]], np.uint8)
     for norm in (Normalization(), Normalization(mean=0.13, std=0.31)):
@@ -247,3 +266,30 @@ def test_plot_all_refuses_predictions_of_another_test_set(tmp_path):
         figures.plot_all(HISTORY, predictions, np.zeros((6, 784)), np.zeros((784, 4)),
                          tmp_path, 4, 4, 4)
     assert not list(tmp_path.iterdir())
+
+
+def title_troubles(fig) -> list[str]:
+    """The panels (their titles included) that the figure's title runs into, and whether the
+    figure's edges cut the title off, once drawn."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    troubles = [ax.get_title() or "(untitled panel)" for ax in fig.axes
+                if ax.get_tightbbox(renderer).overlaps(title)]
+    if title.x0 < 0 or title.x1 > fig.bbox.width or title.y1 > fig.bbox.height:
+        troubles.append("title cut off")
+    plt.close(fig)
+    return troubles
+
+
+@pytest.mark.parametrize("count", [1, 16, 96])
+def test_the_figure_title_stays_whole_and_above_every_panel_however_many(count):
+    """tight_layout alone put the figure's title over the top row's panels from 80 mistakes
+    (10 rows) and 96 units' weights (12 rows) up: it places the title at a fraction of the
+    figure's height. A figure of one panel, as wide as the panel, cut its title off."""
+    rng = np.random.default_rng(0)
+    weights = figures.weight_images(rng.normal(size=(784, count)).astype(np.float32), count)
+    assert title_troubles(weights) == []
+    digits = figures.digit_grid(rng.random((count, 784)), ["pred 1 (99%) / true 7"] * count,
+                                ["red"] * count, "Most confident mistakes (1 test error in all)")
+    assert title_troubles(digits) == []
