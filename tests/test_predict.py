@@ -863,6 +863,36 @@ def test_transparency_of_gray_and_palette_images_is_white_paper(tmp_path, mode):
     np.testing.assert_array_equal(load_image(tmp_path / "one.png"), np.where(ink, 0.0, 1.0))
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_light_strokes_on_a_transparent_canvas_read_on_dark_paper(tmp_path, mode):
+    """White strokes on a transparent canvas, as a web page's drawing canvas exports them (a
+    canvas styled dark, with its strokes white as MNIST's), read as "no digit found": white
+    on white paper. Where the opaque pixels are a minority, they are the ink, and the paper
+    takes the shade that sets them off; antialiased edges blend with it."""
+    ink = Image.new("L", (90, 140), 0)
+    ImageDraw.Draw(ink).line([(50, 20), (40, 120)], fill=255, width=12)
+    ink = ink.resize((45, 70), Image.Resampling.BILINEAR)  # partly transparent edges
+    alpha = np.asarray(ink, np.float32) / 255
+    for shade, name in ((255, "white"), (0, "black")):
+        Image.merge(mode, [Image.new("L", ink.size, shade)] * (len(mode) - 1) + [ink]).save(
+            tmp_path / f"{name}.png")
+    np.testing.assert_allclose(load_image(tmp_path / "white.png"), alpha, atol=1 / 255)
+    np.testing.assert_allclose(load_image(tmp_path / "black.png"), 1 - alpha, atol=1 / 255)
+    assert to_mnist(load_image(tmp_path / "white.png")).max() > 200
+
+
+def test_an_opaque_page_with_transparent_margins_keeps_white_margins(tmp_path):
+    """Light opaque pixels that are most of the image are paper, not ink: the margins around
+    it read as white paper, as before."""
+    page = drawn_one(size=(90, 140)).convert("RGBA")
+    canvas = Image.new("RGBA", (110, 160), (0, 0, 0, 0))
+    canvas.paste(page, (10, 10))
+    canvas.save(tmp_path / "page.png")
+    gray = load_image(tmp_path / "page.png")
+    assert gray[0, 0] == 1 and gray[:10].min() == 1
+    assert to_mnist(gray).max() > 200
+
+
 @pytest.mark.parametrize("suffix, dtype, mode, scale", [("png", np.uint16, "I;16", 257),
                                                         ("tif", np.uint16, "I;16", 257),
                                                         ("png", np.uint16, "I;16", 1),

@@ -1,7 +1,8 @@
 """Image files -> grayscale arrays in [0, 1], ready for ``paper.digit_ink``: whatever Pillow
 reads, and through pillow-heif the HEIC/HEIF photos iPhones save; turned upright by their EXIF
-orientation, transparency as white paper, 16- and 32-bit images scaled from their range, and
-large photos read at a half, a quarter or an eighth of their size (``reduction_factor``)."""
+orientation, transparency as white paper (black behind light strokes on a transparent
+canvas), 16- and 32-bit images scaled from their range, and large photos read at a half, a
+quarter or an eighth of their size (``reduction_factor``)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white."""
+    """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white
+    paper, or black behind light strokes (``paper_behind``)."""
     try:
         # Pillow warns above MAX_IMAGE_PIXELS (~89 Mpx) and refuses twice that, as a guard
         # against decompression bombs: both are one clear error here.
@@ -100,9 +102,23 @@ def image_gray(img: Image.Image, path: str | Path) -> np.ndarray:
         return np.array(reduced(Image.fromarray(gray)))  # a copy: Pillow's arrays are read-only
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        canvas = Image.new("RGBA", rgba.size, paper_behind(rgba))
         img = Image.alpha_composite(canvas, rgba)
     return np.asarray(reduced(img.convert("L")), dtype=np.float32) / 255
+
+
+def paper_behind(rgba: Image.Image) -> tuple[int, int, int, int]:
+    """The colour that transparent pixels read as: white paper, but black where the opaque
+    pixels cover less than half the image and are light on the whole. Those are strokes on a
+    transparent canvas, as a web page's drawing canvas exports them, and white strokes (MNIST's
+    own, on a canvas styled dark) would vanish into white paper."""
+    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
+    opaque = float(alpha.sum())
+    if opaque >= alpha.size / 2:
+        return (255, 255, 255, 255)
+    lightness = np.asarray(rgba.convert("L"), dtype=np.float32) / 255  # alpha ignored
+    light_ink = float((lightness * alpha).sum()) > opaque / 2
+    return (0, 0, 0, 255) if light_ink else (255, 255, 255, 255)
 
 
 def wide_gray(values: np.ndarray, mode: str, path: str | Path) -> np.ndarray:
