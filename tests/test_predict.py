@@ -1187,7 +1187,7 @@ def test_cli_bad_inputs_do_not_stop_the_good_ones(finished, tmp_path, as_json):
     assert only_bad.returncode == 1 and json.loads(only_bad.stdout) == []
 
 
-def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
+def test_cli_reads_the_images_and_csv_files_in_and_under_a_directory(finished, tmp_path):
     digits = tmp_path / "digits"
     (digits / "nested").mkdir(parents=True)
     (tmp_path / "empty").mkdir()
@@ -1197,14 +1197,20 @@ def test_cli_reads_the_images_and_csv_files_of_a_directory(finished, tmp_path):
     pixels, labels = synthetic_digits(2, seed=3)
     write_csv(digits / "c.csv", pixels, labels, header=None)
     (digits / "notes.txt").write_text("not an image")
-    drawn_one().save(digits / "nested" / "deeper.png")  # not searched
+    drawn_one().save(digits / "nested" / "deeper.png")
+    (digits / ".thumbnails").mkdir()
+    drawn_one().save(digits / ".thumbnails" / "b.png")  # hidden: left out
+    drawn_one().save(digits / "._a.png")  # macOS's metadata beside a copied file: left out
+    (tmp_path / "empty" / "sub").mkdir()
+    (tmp_path / "empty" / "sub" / "notes.txt").write_text("not an image")
     result = cli("predict", "digits", "empty", "--json", "--model",
                  str(finished / "m/model.npz"), cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == "error: empty: a directory with no image or CSV files\n"
+    assert result.stderr == ("error: empty: a directory with no image or CSV files in it or "
+                             "under it\n")
     assert [o["input"] for o in json.loads(result.stdout)] == [
         "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2",
-        "digits/d.HEIC"]
+        "digits/d.HEIC", "digits/nested/deeper.png"]
 
 
 @pytest.mark.parametrize("info, expected", [

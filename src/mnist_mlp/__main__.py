@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/HEIC/... images, CSV files of 784 "
                          "pixels (optionally after a label, then scored) per row, or "
-                         "directories of them")
+                         "directories of them (their subdirectories searched too)")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output, with "

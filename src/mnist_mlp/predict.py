@@ -8,6 +8,7 @@ number, left to right.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,19 +57,24 @@ def labelled_accuracy(predictions: list[Prediction]) -> tuple[int, int]:
 
 
 def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
-    """``paths`` with each directory replaced by the images and CSV files in it, by name; a
-    directory with none adds an error to ``failures``."""
+    """``paths`` with each directory replaced by the images and CSV files in it and in its
+    subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none
+    adds an error to ``failures``."""
     readable = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
     files = []
     for path in paths:
         if not Path(path).is_dir():
             files.append(path)
             continue
-        found = sorted(str(f) for f in Path(path).iterdir()
-                       if f.is_file() and f.suffix.lower() in readable | {".csv"})
+        found = []
+        for root, subdirectories, names in os.walk(path):
+            subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+            found += [str(Path(root, name)) for name in names if not name.startswith(".")
+                      and Path(name).suffix.lower() in readable | {".csv"}]
         if not found:
-            failures.append(ImageError(f"{path}: a directory with no image or CSV files"))
-        files += found
+            failures.append(ImageError(f"{path}: a directory with no image or CSV files in it "
+                                       f"or under it"))
+        files += sorted(found)
     return files
 
 
@@ -92,7 +98,7 @@ def predict_files(paths: list[str], model_path: str | Path
                   ) -> tuple[list[Prediction], list[UserError]]:
     """Predictions for image files (one per digit of a number, left to right, named
     ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
-    directories, in input order, and the error of each input that could not be read: one bad
+    directories and their subdirectories, in input order, and the error of each input that could not be read: one bad
     file does not cost the others theirs."""
     read = model_reading(model_path)
     sources, pixels, labels, numbers, failures = [], [], [], [], []
