@@ -13,11 +13,12 @@ def main(args):
                                               "dev_loss", "dev_accuracy"))
     predictions = read_csv_columns(args.predictions, ("actual", "predicted", "confidence"))
     test = load_split(args.test)
-    model, _ = load_model(args.model)
+    model, info = load_model(args.model)
     first_weights = model.layers[0].params["W"]
     paths = plot_all(history, predictions, to_unit_range(test.x, test.normalization),
                      first_weights, args.out, params.grid_digits, params.worst_digits,
-                     params.weight_images, weights_per_class=not model.architecture.hidden)
+                     params.weight_images, weights_per_class=not model.architecture.hidden,
+                     chosen_epoch=info.get("chosen_epoch"))
     print(f"wrote {len(paths)} figures to {args.out}")
 
 

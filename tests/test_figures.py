@@ -162,6 +162,19 @@ def test_learning_curves_draw_each_splits_history(monkeypatch, tmp_path):
             np.testing.assert_array_equal(line.get_ydata(), HISTORY[f"{split}_{metric}"])
 
 
+@pytest.mark.parametrize("chosen_epoch, marked", [(2, True), (3, False), (None, False)])
+def test_learning_curves_mark_the_epoch_early_stopping_kept(chosen_epoch, marked):
+    fig = figures.learning_curves(HISTORY, chosen_epoch)
+    for ax in fig.axes:
+        kept = [line for line in ax.get_lines() if line.get_label().startswith("kept")]
+        assert len(kept) == marked
+        if marked:
+            assert kept[0].get_label() == "kept: epoch 2"
+            np.testing.assert_array_equal(kept[0].get_xdata(), [2, 2])
+            assert "kept: epoch 2" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+
+
 def test_the_confusion_figure_writes_each_cells_count(monkeypatch, tmp_path):
     _, kept, _ = drawn(monkeypatch, tmp_path)
     ax, = [ax for ax in kept["confusion_matrix.png"].axes if ax.texts]

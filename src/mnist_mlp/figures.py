@@ -51,7 +51,9 @@ def title_above_panels(fig, title: str) -> None:
     fig.tight_layout(rect=(0, 0, 1, 1 - TITLE_BAND / height))
 
 
-def learning_curves(history: dict[str, np.ndarray]):
+def learning_curves(history: dict[str, np.ndarray], chosen_epoch: int | None = None):
+    """Loss and accuracy by epoch; a dashed line marks ``chosen_epoch``, the epoch whose weights
+    early stopping kept, where it is not the last one."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     epoch = history["epoch"]
     for split in ("train", "dev"):
@@ -60,6 +62,9 @@ def learning_curves(history: dict[str, np.ndarray]):
     ax_loss.set(title="Loss", xlabel="epoch", ylabel="mean loss", yscale="log")
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
     for ax in (ax_loss, ax_acc):
+        if chosen_epoch is not None and len(epoch) and chosen_epoch != epoch[-1]:
+            ax.axvline(chosen_epoch, color="gray", linestyle="--", linewidth=1,
+                       label=f"kept: epoch {chosen_epoch}")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -129,9 +134,10 @@ def to_unit_range(x: np.ndarray, normalization: Normalization) -> np.ndarray:
 def plot_all(history: dict[str, np.ndarray], predictions: dict[str, np.ndarray],
              test_images: np.ndarray, first_weights: np.ndarray, out_dir: str | Path,
              grid_digits: int, worst_digits: int, weight_count: int,
-             weights_per_class: bool = False) -> list[Path]:
+             weights_per_class: bool = False, chosen_epoch: int | None = None) -> list[Path]:
     """Write every figure into ``out_dir``; returns their paths. ``weights_per_class``: the
-    first layer is the output layer (``weight_images``)."""
+    first layer is the output layer (``weight_images``); ``chosen_epoch``: the epoch whose
+    weights the model holds (``learning_curves``)."""
     out_dir = Path(out_dir)
     actual = predictions["actual"].astype(int)
     predicted = predictions["predicted"].astype(int)
@@ -139,7 +145,7 @@ def plot_all(history: dict[str, np.ndarray], predictions: dict[str, np.ndarray],
     if len(actual) != len(test_images):
         raise DataError(f"predictions cover {len(actual)} rows but the test set has "
                         f"{len(test_images)}; rerun the evaluate stage")
-    figures = {"learning_curves.png": learning_curves(history),
+    figures = {"learning_curves.png": learning_curves(history, chosen_epoch),
                "confusion_matrix.png": confusion_figure(actual, predicted)}
     shown = np.arange(min(grid_digits, len(actual)))
     figures["test_predictions.png"] = digit_grid(
