@@ -27,7 +27,8 @@ def main(args):
     write_text(args.history, result.history_csv())
     write_json(args.metrics, chosen)
     pool = ", run in numba's thread pool" if result.shared_pool else ""
-    print(f"trained {chosen['epochs']} epochs in {result.seconds:.1f} s "
+    epochs = f"{chosen['epochs']} epoch{'s' * (chosen['epochs'] != 1)}"
+    print(f"trained {epochs} in {result.seconds:.1f} s "
           f"(BLAS threads: {result.blas_threads or 'default'}{pool}); epoch "
           f"{chosen['chosen_epoch']} kept, dev accuracy {chosen['dev_accuracy']:.4f}; "
           f"wrote {args.model}")

@@ -4,6 +4,7 @@ import ast
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -182,6 +183,15 @@ def test_divergence_writes_no_model(workdir):
     assert result.returncode == 1
     assert "training diverged at epoch 1" in result.stderr and "lower train.lr" in result.stderr
     assert not (workdir / "m/model.npz").exists()
+
+
+def test_the_train_stage_says_how_long_and_what_it_kept(workdir):
+    run_pipeline(workdir, through="onehot")
+    for epochs, said in ((1, "trained 1 epoch in "), (2, "trained 2 epochs in ")):
+        set_params(workdir, train={"epochs": epochs})
+        last_line = run_stage("train", *STAGES["train"][0], cwd=workdir).stdout.splitlines()[-1]
+        assert last_line.startswith(said)
+        assert re.search(rf"; epoch {epochs} kept, dev accuracy [01]\.\d{{4}}; wrote ", last_line)
 
 
 def test_stage_launcher_runs_the_package_of_its_own_checkout(tmp_path):
