@@ -60,7 +60,8 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     """``paths`` with each directory replaced by the images and CSV files in it and in its
     subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none
     adds an error to ``failures``."""
-    readable = {ext for ext, kind in Image.registered_extensions().items() if kind in Image.OPEN}
+    readable = {ext for ext, kind in Image.registered_extensions().items()
+                if kind in Image.OPEN} | {".csv"}
     files = []
     for path in paths:
         if not Path(path).is_dir():
@@ -70,7 +71,7 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
         for root, subdirectories, names in os.walk(path):
             subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
             found += [str(Path(root, name)) for name in names if not name.startswith(".")
-                      and Path(name).suffix.lower() in readable | {".csv"}]
+                      and Path(name).suffix.lower() in readable]
         if not found:
             failures.append(ImageError(f"{path}: a directory with no image or CSV files in it "
                                        f"or under it"))
@@ -98,8 +99,8 @@ def predict_files(paths: list[str], model_path: str | Path
                   ) -> tuple[list[Prediction], list[UserError]]:
     """Predictions for image files (one per digit of a number, left to right, named
     ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
-    directories and their subdirectories, in input order, and the error of each input that could not be read: one bad
-    file does not cost the others theirs."""
+    and under directories, in input order, and the error of each input that could not be
+    read: one bad file does not cost the others theirs."""
     read = model_reading(model_path)
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
