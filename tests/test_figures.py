@@ -119,7 +119,8 @@ HISTORY = {"epoch": np.array([1.0, 2.0, 3.0]),
            "dev_accuracy": np.array([0.68, 0.8, 0.86])}
 
 
-def drawn(monkeypatch, tmp_path, first_weights=None, weights_per_class=False):
+def drawn(monkeypatch, tmp_path, first_weights=None, weights_per_class=False,
+          chosen_epoch=None):
     """plot_all on ten test rows (two wrong), and its figures by file name (save_figure
     still writes each: the figures stay inspectable after it closes them)."""
     kept = {}
@@ -138,7 +139,7 @@ def drawn(monkeypatch, tmp_path, first_weights=None, weights_per_class=False):
         first_weights = np.random.default_rng(1).normal(size=(784, 6)).astype(np.float32)
     paths = figures.plot_all(HISTORY, predictions, images, first_weights, tmp_path,
                              grid_digits=4, worst_digits=2, weight_count=32,
-                             weights_per_class=weights_per_class)
+                             weights_per_class=weights_per_class, chosen_epoch=chosen_epoch)
     return paths, kept, images
 
 
@@ -163,8 +164,10 @@ def test_learning_curves_draw_each_splits_history(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("chosen_epoch, marked", [(2, True), (3, False), (None, False)])
-def test_learning_curves_mark_the_epoch_early_stopping_kept(chosen_epoch, marked):
-    fig = figures.learning_curves(HISTORY, chosen_epoch)
+def test_learning_curves_mark_the_epoch_early_stopping_kept(monkeypatch, tmp_path,
+                                                            chosen_epoch, marked):
+    _, kept, _ = drawn(monkeypatch, tmp_path, chosen_epoch=chosen_epoch)
+    fig = kept["learning_curves.png"]
     for ax in fig.axes:
         kept = [line for line in ax.get_lines() if line.get_label().startswith("kept")]
         assert len(kept) == marked

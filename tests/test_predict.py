@@ -881,6 +881,19 @@ def test_light_strokes_on_a_transparent_canvas_read_on_dark_paper(tmp_path, mode
     assert to_mnist(load_image(tmp_path / "white.png")).max() > 200
 
 
+@pytest.mark.parametrize("colour, paper", [((0, 0, 255), 1.0), ((110, 110, 110), 1.0),
+                                           ((255, 255, 0), 0.0), ((190, 190, 190), 0.0)])
+def test_coloured_strokes_on_a_transparent_canvas_read_on_the_paper_that_sets_them_off(
+        tmp_path, colour, paper):
+    """A blue or dark gray pen's strokes on white paper; a yellow or light gray one's on black."""
+    canvas = Image.new("RGBA", (90, 140), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).line([(50, 20), (40, 120)], fill=(*colour, 255), width=12)
+    canvas.save(tmp_path / "one.png")
+    gray = load_image(tmp_path / "one.png")
+    assert gray[0, 0] == paper
+    assert to_mnist(gray).max() > 200
+
+
 def test_an_opaque_page_with_transparent_margins_keeps_white_margins(tmp_path):
     """Light opaque pixels that are most of the image are paper, not ink: the margins around
     it read as white paper, as before."""
@@ -1211,6 +1224,23 @@ def test_cli_reads_the_images_and_csv_files_in_and_under_a_directory(finished, t
     assert [o["input"] for o in json.loads(result.stdout)] == [
         "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2",
         "digits/d.HEIC", "digits/nested/deeper.png"]
+
+
+def test_input_files_are_the_files_given_and_the_images_and_csvs_in_and_under_directories(
+        tmp_path):
+    scans = tmp_path / "scans"
+    for name in ("b.png", "a.JPG", "c.csv", "notes.txt", "._a.png", "7/x.png", "7/y.csv",
+                 "7/deeper/z.tif", ".thumbnails/a.png", "7/.hidden/w.png", "empty/readme.md"):
+        (scans / name).parent.mkdir(parents=True, exist_ok=True)
+        (scans / name).write_bytes(b"")
+    (tmp_path / "nothing").mkdir()
+    failures = []
+    files = predict.input_files([str(tmp_path / "given.png"), str(scans),
+                                 str(tmp_path / "nothing"), "missing.csv"], failures)
+    assert files == [str(tmp_path / "given.png")] + [str(scans / name) for name in (
+        "7/deeper/z.tif", "7/x.png", "7/y.csv", "a.JPG", "b.png", "c.csv")] + ["missing.csv"]
+    assert [str(f) for f in failures] == [
+        f"{tmp_path / 'nothing'}: a directory with no image or CSV files in it or under it"]
 
 
 @pytest.mark.parametrize("info, expected", [
