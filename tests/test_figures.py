@@ -285,15 +285,22 @@ def test_plot_all_refuses_predictions_of_another_test_set(tmp_path):
 
 
 def title_troubles(fig) -> list[str]:
-    """The panels (their titles included) that the figure's title runs into, and whether the
-    figure's edges cut the title off, once drawn."""
+    """What is wrong with the figure's title and its panels once drawn: panels (their titles
+    included) that the title runs into or that stick out of the figure, a title cut off by the
+    figure's edges, and a gap under the title wider than its band."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     title = fig._suptitle.get_window_extent(renderer)
-    troubles = [ax.get_title() or "(untitled panel)" for ax in fig.axes
-                if ax.get_tightbbox(renderer).overlaps(title)]
+    panels = [(f"panel {i} ({ax.get_title() or 'untitled'})", ax.get_tightbbox(renderer))
+              for i, ax in enumerate(fig.axes)]
+    troubles = [name for name, box in panels if box.overlaps(title)]
+    troubles += [f"{name} outside" for name, box in panels
+                 if box.x0 < 0 or box.y0 < 0 or box.x1 > fig.bbox.width]
     if title.x0 < 0 or title.x1 > fig.bbox.width or title.y1 > fig.bbox.height:
         troubles.append("title cut off")
+    gap = (title.y0 - max(box.y1 for _, box in panels)) / fig.dpi
+    if gap > figures.TITLE_BAND:
+        troubles.append(f"{gap:.2f} in between the title and the panels")
     plt.close(fig)
     return troubles
 
@@ -302,7 +309,8 @@ def title_troubles(fig) -> list[str]:
 def test_the_figure_title_stays_whole_and_above_every_panel_however_many(count):
     """tight_layout alone put the figure's title over the top row's panels from 80 mistakes
     (10 rows) and 96 units' weights (12 rows) up: it places the title at a fraction of the
-    figure's height. A figure of one panel, as wide as the panel, cut its title off."""
+    figure's height. A figure of one panel, as wide as the panel, cut its title off; the title
+    taking part in tight_layout's own placement left a band's height of space under it."""
     rng = np.random.default_rng(0)
     weights = figures.weight_images(rng.normal(size=(784, count)).astype(np.float32), count)
     assert title_troubles(weights) == []
