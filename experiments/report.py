@@ -3,12 +3,14 @@
     .venv/bin/python experiments/report.py tut-64 tut-64-64 best ...
 
 By default every experiment `experiments/run.sh --list` names, then any other named one that
-has run; an experiment not run yet gets a row with the command that runs it. Reads `dvc exp
+has run; an experiment not run yet gets a row with the command that runs it, and one still
+queued, running or failed says so (`dvc queue logs NAME` shows why one failed). Reads `dvc exp
 show --json -A` and each experiment's committed reports/train/history.csv.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -19,14 +21,17 @@ from pathlib import Path
 
 
 def experiments() -> dict[str, dict]:
+    """Each named experiment's revision as `dvc exp show --json` gives it, with the ``state``
+    of its run from DVC's queue: "queued", "running" and "failed" ones carry the revision they
+    started from, whose results are not theirs; None for one that finished."""
     shown = json.loads(subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json",
                                        "-A"], check=True, capture_output=True, text=True).stdout)
     found = {}
     for row in shown:
         for exp in row.get("experiments") or []:
-            rev = exp["revs"][0]
             if exp.get("name"):
-                found.setdefault(exp["name"], rev)
+                state = (exp.get("executor") or {}).get("state")
+                found.setdefault(exp["name"], {**exp["revs"][0], "state": state})
     return found
 
 
@@ -56,6 +61,9 @@ def main(names: list[str]) -> None:
             print(f"| {name} | not run | | | | {command} |")
             continue
         rev = found[name]
+        if rev["state"] in ("queued", "running", "failed"):
+            print(f"| {name} | {rev['state']} | | | | {command} |")
+            continue
         metrics = rev["data"]["metrics"]["reports/eval/metrics.json"]["data"]
         rows = history(rev["rev"])
         seconds = sum(float(r["seconds"]) for r in rows)
@@ -64,5 +72,9 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 2)[2])
+    parser.add_argument("names", nargs="*", help="experiments (default: every one, as below)")
+    names = parser.parse_args().names
     os.chdir(Path(__file__).resolve().parents[1])  # DVC and run.sh work from the repository
-    main(sys.argv[1:])
+    main(names)

@@ -62,9 +62,18 @@ def test_sweep_queue_show_apply_branch(baseline):
     table = sh(d, *dvc, "exp", "show", "--md", "--sort-by",
                "reports/eval/metrics.json:dev.accuracy", "--sort-order", "desc", env=env)
     assert best in table
+    sh(d, *dvc, "exp", "run", "--queue", "-n", "diverged", "-S", "train.lr=1000000", "-S",
+       "train.optimizer=sgd", env=env)
+    run_all = subprocess.run([*dvc, "exp", "run", "--run-all", "-j", "1"], cwd=d, env=env,
+                             capture_output=True, text=True)
+    assert "experiment(s) 'diverged'" in run_all.stderr  # "Failed to reproduce", exit status 0
+    sh(d, *dvc, "exp", "run", "--queue", "-n", "waiting", "-S", "train.epochs=2", env=env)
     shutil.copytree(REPO / "experiments", d / "experiments")
     report = sh(d, sys.executable, "experiments/report.py", *sorted(acc), "tut-64", "nosuch",
-                env=env)
+                "diverged", "waiting", env=env)
+    # A failed or queued run's revision holds the baseline's results, not its own.
+    assert "| diverged | failed | | | | not one of" in report
+    assert "| waiting | queued | | | | not one of" in report
     epochs = TINY["train"]["epochs"]
     for name, dev_accuracy in acc.items():  # ad-hoc sweeps are not run.sh's experiments
         row = rf"^\| {name} \| [\d.]+ \| {dev_accuracy:.4f} \| {epochs} \| \d+ \| not one of"
