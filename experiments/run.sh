@@ -6,7 +6,7 @@
 #   bash experiments/run.sh tutorials         # the five tutorials' setups
 #   bash experiments/run.sh best best-noaug   # the accuracy targets
 #   bash experiments/run.sh seeds             # the defaults and best-noaug at 4 more seeds
-#   bash experiments/run.sh tut-64 tut-64-he  # any names below
+#   bash experiments/run.sh tut-64 tut-64-64  # any names below
 #   bash experiments/run.sh --list
 #
 # Run from a clone where `make repro` (or `make venv`) has run; needs a git commit, as every
@@ -60,6 +60,10 @@ declare -A SETS=(
   [seeds]="seed-1 seed-2 seed-3 seed-4 best-noaug-seed-1 best-noaug-seed-2 best-noaug-seed-3 best-noaug-seed-4"
 )
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"  # the top comment
+  exit 0
+fi
 if [ "${1:-}" = "--list" ] || [ $# -eq 0 ]; then
   for name in "${!EXPERIMENTS[@]}"; do echo "$name: ${EXPERIMENTS[$name]}"; done | sort
   echo "groups: ${!SETS[*]}"

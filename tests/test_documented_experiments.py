@@ -16,11 +16,13 @@ from mnist_mlp.params import load_params
 from conftest import REPO
 
 
+LISTED = subprocess.run(["bash", "experiments/run.sh", "--list"], cwd=REPO, check=True,
+                        capture_output=True, text=True).stdout.splitlines()
+
+
 def run_sh_experiments() -> dict[str, list[str]]:
-    listed = subprocess.run(["bash", "experiments/run.sh", "--list"], cwd=REPO, check=True,
-                            capture_output=True, text=True).stdout
     return {f"run.sh {name}": settings.split() for name, settings in
-            (line.split(": ", 1) for line in listed.splitlines() if not line.startswith("groups"))}
+            (line.split(": ", 1) for line in LISTED if not line.startswith("groups: "))}
 
 
 def readme_experiments() -> dict[str, list[str]]:
@@ -50,6 +52,17 @@ def test_a_documented_experiment_sets_params_the_schema_accepts(tmp_path, settin
         shutil.copy(REPO / "params.yaml", params)
         apply_overrides(params, sweep["params.yaml"])
         load_params(params)
+
+
+def test_every_run_sh_command_shown_names_its_experiments_or_groups():
+    groups = next(line for line in LISTED if line.startswith("groups: ")).split()[1:]
+    known = {name.removeprefix("run.sh ") for name in run_sh_experiments()} | set(groups)
+    texts = [(REPO / name).read_text() for name in ("README.md", "experiments/run.sh")]
+    shown = [name for text in texts
+             for command in re.findall(r"bash experiments/run\.sh ([^`#\n]*)", text)
+             for name in command.split() if not name.startswith("-")]
+    assert len(shown) >= 8
+    assert [name for name in shown if name not in known] == []
 
 
 def test_a_url_with_a_hash_needs_quotes_inside_the_shells(tmp_path):
