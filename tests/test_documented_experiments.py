@@ -1,7 +1,7 @@
 """Every experiment the repository scripts or shows (`experiments/run.sh --list`, the README's
 `dvc exp run -S …` commands) sets params that DVC's reading of `-S` takes and the params
 schema accepts: renaming a key or tightening a check fails here, not in a queue of experiments
-an hour into a sweep."""
+an hour into a sweep. Every `bash experiments/run.sh NAME` shown names one it has."""
 
 import re
 import shlex
