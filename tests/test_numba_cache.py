@@ -108,3 +108,23 @@ def test_a_locator_setting_of_the_users_own_decides(tmp_path, monkeypatch, numba
     assert double(np.float32(1.5)) == 3.0
     assert double.stats.cache_path == str(tmp_path / "__pycache__")
     assert config.CACHE_LOCATOR_CLASSES == "InTreeCacheLocator"
+
+
+def test_cached_decorates_with_the_on_disk_cache_and_without_it_where_numba_refuses(
+        monkeypatch):
+    """``cached`` runs as kernels.py is imported, before any test: here with a decorator that
+    records what it is given, and one that refuses the cache as numba does where no cache
+    directory can be written (RuntimeError)."""
+    def loop():
+        pass
+
+    def recording(cache):
+        return lambda function: ("compiled", cache, function)
+
+    def refusing_the_cache(cache):
+        if cache:
+            raise RuntimeError("cannot cache function 'loop': no locator available")
+        return recording(cache)
+
+    assert numba_cache.cached(recording, loop) == ("compiled", True, loop)
+    assert numba_cache.cached(refusing_the_cache, loop) == ("compiled", False, loop)
