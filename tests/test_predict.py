@@ -1,9 +1,11 @@
 """predict and the modules that prepare its images (images, paper, digits): MNIST-style
 preprocessing of images, CSV rows, JSON and CSV output, bad images."""
 
+import contextlib
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -1057,9 +1059,29 @@ def test_blank_and_unreadable_images(tmp_path):
         load_image(tmp_path / "missing.png")
 
 
-def cli(*args, cwd):
+def cli_process(*args, cwd):
+    """``python -m mnist_mlp …`` as a user runs it."""
     return subprocess.run([sys.executable, "-m", "mnist_mlp", *args], cwd=cwd,
                           capture_output=True, text=True)
+
+
+def cli(*args, cwd):
+    """``python -m mnist_mlp …`` run in this process, its output and exit status as
+    ``cli_process`` gives them: the command's code is then seen by coverage and mutation
+    tools, and a test spares the interpreter's start-up."""
+    from mnist_mlp.__main__ import main
+
+    stdout, stderr, previous = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            main(list(args))
+        status = 0
+    except SystemExit as stopped:
+        status = stopped.code if isinstance(stopped.code, int) else 1
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(args, status, stdout.getvalue(), stderr.getvalue())
 
 
 def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
@@ -1068,7 +1090,7 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
     write_csv(tmp_path / "rows.csv", pixels, labels, header=None)
     np.savetxt(tmp_path / "pixels.csv", pixels, fmt="%d", delimiter=",")
     model = str(finished / "m/model.npz")
-    result = cli("predict", str(tmp_path / "one.png"), str(tmp_path / "rows.csv"),
+    result = cli_process("predict", str(tmp_path / "one.png"), str(tmp_path / "rows.csv"),
                  str(tmp_path / "pixels.csv"), "--model", model, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
