@@ -254,3 +254,19 @@ def test_the_template_is_written_where_the_config_names_it(tmp_path, monkeypatch
         monkeypatch.setattr(compare, "dvc_plots_template", lambda: page)
         assert compare.write_dvc_plots_template() == path
         assert path.read_text() == page
+
+
+@pytest.mark.parametrize("argv, revisions, output", [
+    (["compare"], [], "comparison.html"),
+    (["compare", "HEAD", "wider", "-o", "wider.html"], ["HEAD", "wider"], "wider.html"),
+])
+def test_the_compare_command_passes_revisions_and_output_on_and_says_what_it_wrote(
+        monkeypatch, capsys, argv, revisions, output):
+    from mnist_mlp.__main__ import main
+
+    asked = []
+    monkeypatch.setattr(compare, "write_comparison",
+                        lambda revs, out: asked.append((revs, out)) or Path("/tmp") / out)
+    main(argv)
+    assert asked == [(revisions, output)]
+    assert capsys.readouterr().out == f"wrote {Path('/tmp') / output}\n"

@@ -1077,8 +1077,9 @@ def cli(*args, cwd):
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             main(list(args))
         status = 0
-    except SystemExit as stopped:
-        status = stopped.code if isinstance(stopped.code, int) else 1
+    except SystemExit as stopped:  # as the interpreter maps it: None is 0, a message 1
+        status = 0 if stopped.code is None else stopped.code if isinstance(
+            stopped.code, int) else 1
     finally:
         os.chdir(previous)
     return subprocess.CompletedProcess(args, status, stdout.getvalue(), stderr.getvalue())
@@ -1109,6 +1110,7 @@ def test_cli_on_images_and_csv_rows_with_json(finished, tmp_path):
     table = cli("predict", str(tmp_path / "one.png"), str(tmp_path / "rows.csv"),
                 str(tmp_path / "pixels.csv"), "--model", model, "--csv", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
+    assert "\r" not in table.stdout  # lines end as the shell's tools expect
     rows = list(csv.DictReader(io.StringIO(table.stdout)))
     assert [(r["input"], int(r["digit"]), float(r["probability"]), r["label"]) for r in rows] == [
         (o["input"], o["digit"], o["top3"][0]["probability"], str(o.get("label", "")))
@@ -1174,8 +1176,8 @@ def test_cli_writes_a_kaggle_submission_for_one_unlabelled_csv(finished, tmp_pat
     model = str(finished / "m/model.npz")
     result = cli("predict", "test.csv", "--kaggle", "--model", model, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["ImageId,Label", *(f"{i},{y}" for i, y in
-                                                            enumerate(labels, start=1))]
+    assert result.stdout.split("\n") == ["ImageId,Label", *(f"{i},{y}" for i, y in
+                                                            enumerate(labels, start=1)), ""]
     drawn_one().save(tmp_path / "one.png")
     for inputs in (["test.csv", "test.csv"], ["one.png"]):
         refused = cli("predict", *inputs, "--kaggle", "--model", "missing.npz", cwd=tmp_path)
@@ -1220,6 +1222,9 @@ def test_cli_bad_inputs_do_not_stop_the_good_ones(finished, tmp_path, as_json):
     only_bad = cli("predict", "blank.png", "--json", "--model", str(finished / "m/model.npz"),
                    cwd=tmp_path)
     assert only_bad.returncode == 1 and json.loads(only_bad.stdout) == []
+    with pytest.raises(ImageError, match="^blank.png: no digit found"):  # the first failure
+        cli("--debug", "predict", "one.png", "blank.png", "gone.csv", "--model",
+            str(finished / "m/model.npz"), cwd=tmp_path)
 
 
 def test_cli_reads_the_images_and_csv_files_in_and_under_a_directory(finished, tmp_path):
@@ -1277,6 +1282,13 @@ def test_cli_model_with_bad_info_is_one_clear_error(finished, tmp_path, info, ex
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(f"error: model.npz: {expected}")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_without_a_command_is_a_usage_error(tmp_path):
+    result = cli(cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: python -m mnist_mlp ")
+    assert "the following arguments are required: command" in result.stderr
 
 
 def test_cli_missing_model(tmp_path):
