@@ -169,11 +169,11 @@ def test_learning_curves_mark_the_epoch_early_stopping_kept(monkeypatch, tmp_pat
     _, kept, _ = drawn(monkeypatch, tmp_path, chosen_epoch=chosen_epoch)
     fig = kept["learning_curves.png"]
     for ax in fig.axes:
-        kept = [line for line in ax.get_lines() if line.get_label().startswith("kept")]
-        assert len(kept) == marked
+        marks = [line for line in ax.get_lines() if line.get_label().startswith("kept")]
+        assert len(marks) == marked
         if marked:
-            assert kept[0].get_label() == "kept: epoch 2"
-            np.testing.assert_array_equal(kept[0].get_xdata(), [2, 2])
+            assert marks[0].get_label() == "kept: epoch 2"
+            np.testing.assert_array_equal(marks[0].get_xdata(), [2, 2])
             assert "kept: epoch 2" in [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
 
