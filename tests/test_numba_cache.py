@@ -110,8 +110,7 @@ def test_a_locator_setting_of_the_users_own_decides(tmp_path, monkeypatch, numba
     assert config.CACHE_LOCATOR_CLASSES == "InTreeCacheLocator"
 
 
-def test_cached_decorates_with_the_on_disk_cache_and_without_it_where_numba_refuses(
-        monkeypatch):
+def test_cached_decorates_with_the_on_disk_cache_and_without_it_where_numba_refuses():
     """``cached`` runs as kernels.py is imported, before any test: here with a decorator that
     records what it is given, and one that refuses the cache as numba does where no cache
     directory can be written (RuntimeError)."""
