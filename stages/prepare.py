@@ -16,7 +16,8 @@ def main(args):
     splits = prepare(params, raw / "train.csv", test_csv if test_csv.exists() else None)
     for name, path in (("train", args.train), ("dev", args.dev), ("test", args.test)):
         save_split(path, splits[name])
-        print(f"wrote {path}: {len(splits[name].y)} rows")
+        rows = len(splits[name].y)
+        print(f"wrote {path}: {rows} row{'s' * (rows != 1)}")
 
 
 if __name__ == "__main__":

@@ -185,6 +185,14 @@ def test_divergence_writes_no_model(workdir):
     assert not (workdir / "m/model.npz").exists()
 
 
+def test_the_prepare_stage_counts_the_rows_it_wrote(workdir):
+    run_pipeline(workdir, through="download")
+    set_params(workdir, prepare={"dev_size": 1})
+    said = run_stage("prepare", *STAGES["prepare"][0], cwd=workdir).stdout.splitlines()
+    assert said == ["wrote p/train.npz: 599 rows", "wrote p/dev.npz: 1 row",
+                    "wrote p/test.npz: 200 rows"]
+
+
 def test_the_train_stage_says_how_long_and_what_it_kept(workdir):
     run_pipeline(workdir, through="onehot")
     for epochs, said in ((1, "trained 1 epoch in "), (2, "trained 2 epochs in ")):
