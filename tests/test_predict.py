@@ -1284,6 +1284,28 @@ def test_cli_model_with_bad_info_is_one_clear_error(finished, tmp_path, info, ex
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_directory_that_cannot_be_listed_is_one_error_not_skipped(tmp_path, monkeypatch):
+    """As if without permission (the tests may run as root, which permissions do not stop)."""
+    for name in ("scans/a.png", "scans/locked/b.png", "locked_too/c.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if os.path.basename(os.fspath(path)).startswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    failures = []
+    files = predict.input_files([str(tmp_path / "scans"), str(tmp_path / "locked_too")],
+                                failures)
+    assert files == [str(tmp_path / "scans" / "a.png")]
+    assert [str(f) for f in failures] == [
+        f"{tmp_path / name}: a directory that cannot be read (Permission denied)"
+        for name in ("scans/locked", "locked_too")]
+
+
 def test_cli_without_a_command_is_a_usage_error(tmp_path):
     result = cli(cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""

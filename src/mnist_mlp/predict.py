@@ -58,8 +58,8 @@ def labelled_accuracy(predictions: list[Prediction]) -> tuple[int, int]:
 
 def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     """``paths`` with each directory replaced by the images and CSV files in it and in its
-    subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none
-    adds an error to ``failures``."""
+    subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none,
+    and one that cannot be read, adds an error to ``failures``."""
     readable = {ext for ext, kind in Image.registered_extensions().items()
                 if kind in Image.OPEN} | {".csv"}
     files = []
@@ -67,12 +67,15 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
         if not Path(path).is_dir():
             files.append(path)
             continue
-        found = []
-        for root, subdirectories, names in os.walk(path):
+        found, unreadable = [], []
+        # os.walk skips a directory it cannot list unless told; each is an error of its own.
+        for root, subdirectories, names in os.walk(path, onerror=unreadable.append):
             subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
             found += [str(Path(root, name)) for name in names if not name.startswith(".")
                       and Path(name).suffix.lower() in readable]
-        if not found:
+        failures += [ImageError(f"{exc.filename}: a directory that cannot be read "
+                                f"({exc.strerror})") for exc in unreadable]
+        if not found and not unreadable:
             failures.append(ImageError(f"{path}: a directory with no image or CSV files in it "
                                        f"or under it"))
         files += sorted(found)
