@@ -8,13 +8,16 @@ import hashlib
 import http.server
 import io
 import lzma
+import re
 import socket
+import ssl
 import threading
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
+import trustme
 
 from mnist_mlp import download as download_module
 from mnist_mlp.download import download
@@ -88,13 +91,16 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serving(site: Path, handler=QuietHandler):
-    """The base URL of a local HTTP server over ``site`` (Python's http.server, in a thread)."""
+def serving(site: Path, handler=QuietHandler, tls: ssl.SSLContext | None = None):
+    """The base URL of a local HTTP server over ``site`` (Python's http.server, in a thread);
+    HTTPS with ``tls``, a server-side context holding the certificate."""
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -144,6 +150,46 @@ def test_http_urls_are_fetched_checked_and_failures_named(tmp_path, small_csvs, 
                                             r"download.test_sha256 to its sha256"):
         download(params.model_copy(update={"test_sha256": "0" * 64}), tmp_path / "raw")
     assert (tmp_path / "raw/train.csv").read_bytes() == train  # each failure kept the output
+
+
+def test_https_urls_are_fetched_when_their_issuer_is_trusted(tmp_path, small_csvs, http_site,
+                                                           monkeypatch):
+    """Without the issuer among the trusted CAs (a company's TLS proxy, a server's own CA), the
+    message says how to trust it; a hostname mismatch, which trusting does not mend, does not."""
+    site, _ = http_site
+    train = small_csvs[0].read_bytes()
+    (site / "train.csv").write_bytes(train)
+    issuer = trustme.CA()
+    issuer.cert_pem.write_to_path(str(tmp_path / "issuer.pem"))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+    def fetch_over_tls(identity: str, trusted_cas: Path | None) -> bytes | str:
+        """The file fetched by download(), or its error message."""
+        if trusted_cas is None:
+            monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        else:
+            monkeypatch.setenv("SSL_CERT_FILE", str(trusted_cas))
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        issuer.issue_cert(identity).configure_cert(tls)
+        with serving(site, tls=tls) as base:
+            params = DownloadParams(source="url", train=f"{base}/train.csv",
+                                    train_sha256=sha256_of(train), test=None)
+            try:
+                return download(params, tmp_path / "raw")[0].read_bytes()
+            except DownloadError as error:
+                return str(error)
+
+    assert fetch_over_tls("127.0.0.1", tmp_path / "issuer.pem") == train
+    untrusted = fetch_over_tls("127.0.0.1", None)
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+/train\.csv: cannot be fetched \(\[SSL: "
+                        r"CERTIFICATE_VERIFY_FAILED\] certificate verify failed: unable to get "
+                        r"local issuer certificate \(_ssl\.c:\d+\); to trust its issuer, set "
+                        r"SSL_CERT_FILE to a PEM file of the CA certificates to trust\)",
+                        untrusted), untrusted
+    mismatched = fetch_over_tls("digits.example", tmp_path / "issuer.pem")
+    assert re.search(r"certificate verify failed: IP address mismatch.*\)$", mismatched)
+    assert "SSL_CERT_FILE" not in mismatched
+    assert (tmp_path / "raw/train.csv").read_bytes() == train  # failures kept the output
 
 
 class StallingHandler(QuietHandler):

@@ -41,6 +41,16 @@ MAX_UNPACKED_BYTES = 4 << 30
 #: A server that stops answering, while connecting or mid-transfer, fails the download after
 #: this long instead of hanging the stage.
 URL_TIMEOUT_SECONDS = 60
+#: OpenSSL's verify codes for a certificate whose issuer is not among the trusted ones (self-
+#: signed, or signed by a company's TLS proxy): SSL_CERT_FILE names a CA bundle to trust
+#: instead. An expired certificate or a hostname mismatch is not mended that way.
+UNKNOWN_ISSUER_CODES = {
+    2,   # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+    18,  # X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+    19,  # X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+    20,  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    21,  # X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE
+}
 
 
 def download(params: DownloadParams, out_dir: str | Path) -> list[Path]:
@@ -106,6 +116,9 @@ def open_url(url: str) -> BinaryIO:
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
+        if getattr(exc.reason, "verify_code", None) in UNKNOWN_ISSUER_CODES:
+            reason = f"{reason}; to trust its issuer, set SSL_CERT_FILE to a PEM file of " \
+                "the CA certificates to trust"
         raise DownloadError(f"{url}: cannot be fetched ({reason})") from None
     except (OSError, ValueError) as exc:
         raise DownloadError(f"{url}: cannot be fetched ({exc})") from None
