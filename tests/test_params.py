@@ -1,5 +1,6 @@
 """params.yaml against its schema."""
 
+import hashlib
 import re
 
 import pytest
@@ -97,7 +98,14 @@ def test_readme_documents_every_key_with_its_default():
     ("download: {source: url, train: 'file://data/t.csv'}", "download.train = "
      "'file://data/t.csv': a file:// URL takes an absolute path after three slashes "
      "(file:///path/to/file.csv); 'data' here is a host name"),
-    ("download: {train_sha256: abc}", "download.train_sha256 = 'abc': String should match"),
+    ("download: {train_sha256: abc}", "download.train_sha256 = 'abc': must be the file's "
+                                      "sha256, 64 hexadecimal digits (as `sha256sum FILE` "
+                                      "prints them), or null to skip the check"),
+    (f"download: {{test_sha256: {'a' * 65}}}", f"download.test_sha256 = '{'a' * 65}': must be"),
+    ("download: {test_sha256: 12}", "download.test_sha256 = 12: must be the file's sha256"),
+    ("model: {hidden: 512}", "model.hidden = 512: must be a list of layer widths: [512] for one "
+                             "hidden layer of 512 units, [] for none"),
+    ("model: {hidden: -5}", "model.hidden = -5: Input should be a valid list"),
     ("download: {source: url, train: 'http://example.com/t.csv'}",
      "download: download.train = 'http://example.com/t.csv' is plain http: set "
      "download.train_sha256"),
@@ -128,6 +136,15 @@ def test_file_urls_with_no_host_or_localhost_and_https_urls_are_taken(tmp_path, 
     path = tmp_path / "params.yaml"
     path.write_text(f"download: {{source: url, train: '{url}', test: null}}\n")
     assert load_params(path).download.train == url
+
+
+def test_a_sha256_in_upper_case_is_taken_as_the_same_digest(tmp_path):
+    """PowerShell's Get-FileHash prints upper case; the download compares hashlib's lower."""
+    digest = hashlib.sha256(b"train").hexdigest()
+    path = tmp_path / "params.yaml"
+    path.write_text(f"download: {{train_sha256: {digest.upper()}, test_sha256: null}}\n")
+    params = load_params(path).download
+    assert (params.train_sha256, params.test_sha256) == (digest, None)
 
 
 def test_switches_take_yaml_yes_and_no(tmp_path):

@@ -78,6 +78,15 @@ class DownloadParams(Section):
                              f"(file:///path/to/file.csv); {host!r} here is a host name")
         return value
 
+    @field_validator("train_sha256", "test_sha256", mode="before")
+    @classmethod
+    def _sha256_in_hex_digits(cls, value):
+        # Either case: PowerShell's Get-FileHash prints upper case, sha256sum lower case.
+        if value is None or isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value):
+            return value and value.lower()
+        raise ValueError("must be the file's sha256, 64 hexadecimal digits (as `sha256sum "
+                         "FILE` prints them), or null to skip the check")
+
     @model_validator(mode="after")
     def _plain_http_needs_checksum(self):
         for key in ("train", "test"):
@@ -118,6 +127,14 @@ class ModelParams(Section):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
     #: Batch normalization after each hidden Dense layer.
     batchnorm: bool = False
+
+    @field_validator("hidden", mode="before")
+    @classmethod
+    def _widths_in_a_list(cls, value):
+        if type(value) is int and value > 0:  # `-S model.hidden=512`
+            raise ValueError(f"must be a list of layer widths: [{value}] for one hidden layer "
+                             f"of {value} units, [] for none")
+        return value
 
     @model_validator(mode="after")
     def _hidden_layer_settings_need_a_hidden_layer(self):
