@@ -1270,6 +1270,23 @@ def test_input_files_are_the_files_given_and_the_images_and_csvs_in_and_under_di
         f"{tmp_path / 'nothing'}: a directory with no image or CSV files in it or under it"]
 
 
+def test_a_url_is_refused_with_what_to_give_instead(tmp_path, monkeypatch):
+    """Not read as a path, which would be https:/… "not found"; a file so named is read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "http:").mkdir()
+    (tmp_path / "http:" / "x.png").write_bytes(b"")
+    failures = []
+    files = predict.input_files(["https://example.org/7.png", "file:///scans/a%20b.png",
+                                 "s3://bucket/digits/", "http://x.png", "C://d.png"], failures)
+    assert files == ["http://x.png", "C://d.png"]
+    assert [str(f) for f in failures] == [
+        "https://example.org/7.png: a URL; predict reads files on this machine: download it "
+        "first",
+        "file:///scans/a%20b.png: a URL; predict reads files on this machine: give the file's "
+        "path (/scans/a b.png)",
+        "s3://bucket/digits/: a URL; predict reads files on this machine: download it first"]
+
+
 @pytest.mark.parametrize("info, expected", [
     ({"normalization": {"mean": 0.1, "std": 0.0}}, "unreadable 'normalization'"),
     ({"normalization": {"mean": 0.1, "scale": 2}}, "unreadable 'normalization'"),

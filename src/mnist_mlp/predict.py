@@ -9,6 +9,9 @@ number, left to right.
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,9 @@ from .images import ImageError, load_image
 from .mnist_csv import read_pixel_csv
 from .nn import load_model
 from .splits import Normalization
+
+#: A URL's scheme and ``//`` (two letters at least: ``C://`` is a Windows drive).
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 
 @dataclass
@@ -64,6 +70,14 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
                 if kind in Image.OPEN} | {".csv"}
     files = []
     for path in paths:
+        if URL.match(path) and not os.path.lexists(path):
+            # Path() would read "https://x/d.png" as the file https:/x/d.png, not found.
+            url = urllib.parse.urlsplit(path)
+            where = f"give the file's path ({urllib.request.url2pathname(url.path)})" \
+                if url.scheme.lower() == "file" else "download it first"
+            failures.append(ImageError(f"{path}: a URL; predict reads files on this "
+                                       f"machine: {where}"))
+            continue
         if not Path(path).is_dir():
             files.append(path)
             continue
