@@ -20,8 +20,8 @@ from mnist_mlp import predict
 from mnist_mlp.digits import (THINNED_STROKE, digit_box, disk, stroke_width, thin_cuts,
                               to_mnist, to_mnist_digits, true_runs, with_mnist_strokes)
 from mnist_mlp.images import DECODE_SIDE, ImageError, load_image, reduction_factor
-from mnist_mlp.paper import (PREVIEW_SIDE, edge_frame, enclosing_quadrilateral, in_photo,
-                             perspective_map, polygon_area, sheet_of_paper, shrunk)
+from mnist_mlp.paper import (PREVIEW_SIDE, aspect_ratio, edge_frame, enclosing_quadrilateral,
+                             in_photo, perspective_map, polygon_area, sheet_of_paper, shrunk)
 
 from conftest import REPO, synthetic_digits, write_csv
 
@@ -820,6 +820,23 @@ def test_a_bold_light_zero_is_not_a_sheet():
     zero = np.asarray(image, np.float32) / 255
     assert sheet_of_paper(zero, zero, 0.0) is None
     assert 0.3 < binary_fill_holes(zero > 0.5).mean() < 0.4
+
+
+def test_a_bold_light_one_is_not_a_sheet():
+    """A bold upright '1' on black is a bar of light with a line of darker grey inside, as a
+    sheet with ink is: enlarged to 84-280 pixels, 2 to 5 of MNIST's test digits, all such 1s,
+    were taken for sheets and read as "no digit found". A sheet is at most 3 times as long as
+    wide; the bar is 5 times."""
+    one = np.zeros((112, 112), np.float32)
+    one[20:92, 50:64] = 1.0
+    one[24:88, 58] = 0.55
+    assert sheet_of_paper(one, one, 0.0) is None
+    assert ink_box(to_mnist(one).reshape(28, 28)) == (4, 23, 13, 16)  # 20 rows, as MNIST's 1s
+    corners = np.array([(0, 0), (14, 0), (14, 72), (0, 72)], np.float64)
+    assert aspect_ratio(corners) == aspect_ratio(corners[:, ::-1]) == 72 / 14
+    # A sheet seen at an angle: its far edge half as wide as its near one, as tall as wide.
+    assert aspect_ratio(np.array([(25, 0), (75, 0), (100, 100), (0, 100)], np.float64)) == \
+        pytest.approx((2 * np.hypot(25, 100)) / 150)
 
 
 @pytest.mark.parametrize("paper", [0.9, 1.0])  # grey paper, and white paper clipped at white

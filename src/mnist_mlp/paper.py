@@ -88,13 +88,16 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
     inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
     MNIST's 10,000 test digits still passed for sheets, at 40% none), or be a quadrilateral:
-    fill 90% or more of its ``enclosing_quadrilateral``, and cover 5% or more. A sheet filled
-    98-100% at any angle, and 99% seen at an angle with its far edge 50-80% as wide as its near
-    one; of the MNIST test digits under 40% that passed the other tests, the fullest filled 86%
-    at 28 pixels and 87% at 112 (10,000 and 3,000). A quadrilateral need only be 60% bright: a
+    fill 90% or more of its ``enclosing_quadrilateral``, be at most ``MAX_SHEET_ASPECT`` times
+    as long as wide, and cover 5% or more. A sheet filled 98-100% at any angle, and 99% seen
+    at an angle with its far edge 50-80% as wide as its near one; of the MNIST test digits under
+    40% that passed the other tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000
+    and 3,000). A quadrilateral need only be 60% bright: a
     bold digit on a small sheet inks more of it (photos.py's sheet 30% of the photo, the digit
     across 91% of its width: 31 of 200 sheets were 76-85% bright, and 26 digits read wrong, 25
-    as a 0). With that, still none of those 13,000 MNIST images passed (nor at 50%).
+    as a 0). With that, none of those 13,000 MNIST images passed (nor at 50%), but enlarged,
+    2 to 5 bold 1s of the 10,000 did, as bars of light (``MAX_SHEET_ASPECT``); with that cap,
+    none of the 10,000 at 28, 84, 112, 200 or 280 pixels.
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys
@@ -119,8 +122,9 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     if bright_share < 0.6 or np.mean(values < paper - 0.25 * (paper - edge)) < 0.001:
         return None
     corners = enclosing_quadrilateral(region)  # after the cheaper tests, which most digits fail
-    if (np.count_nonzero(region) / polygon_area(corners) < 0.9
-            and (area < 0.4 or bright_share < 0.85)):
+    quadrilateral = (np.count_nonzero(region) / polygon_area(corners) >= 0.9
+                     and aspect_ratio(corners) <= MAX_SHEET_ASPECT)
+    if not quadrilateral and (area < 0.4 or bright_share < 0.85):
         return None
     if region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
         # Cut by the photo's edge, the sheet's corners are not all in it: the sheet as it lies.
@@ -203,6 +207,22 @@ def enclosing_quadrilateral(region: np.ndarray) -> np.ndarray:
         polygon[dropped] += ahead[dropped] * arriving[dropped]
         polygon = np.delete(polygon, (dropped + 1) % len(polygon), axis=0)
     return polygon
+
+
+#: A sheet's quadrilateral is at most this many times as long as it is wide: A4 (1.41) seen
+#: from 62 degrees off straight ahead. A bold upright "1" is a bar of light on black, a
+#: quadrilateral with a line of darker grey inside, like a sheet with ink: enlarged to 84-280
+#: pixels, 2 to 5 of MNIST's 10,000 test digits, all such 1s, passed for sheets (the digit then
+#: read as the paper around "no digit found"); their bars were 3.1-9.9 times as long as wide.
+MAX_SHEET_ASPECT = 3.0
+
+
+def aspect_ratio(quadrilateral: np.ndarray) -> float:
+    """How many times as long as wide a quadrilateral (4, 2) is: its longer pair of opposite
+    sides over its shorter pair, each summed (a sheet seen at an angle is a trapezoid)."""
+    sides = np.hypot(*(np.roll(quadrilateral, -1, axis=0) - quadrilateral).T)
+    pairs = sides[0] + sides[2], sides[1] + sides[3]
+    return float(max(pairs) / min(pairs))
 
 
 def polygon_area(polygon: np.ndarray) -> float:
