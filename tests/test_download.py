@@ -184,7 +184,7 @@ def test_https_urls_are_fetched_when_their_issuer_is_trusted(tmp_path, small_csv
     assert re.fullmatch(r"https://127\.0\.0\.1:\d+/train\.csv: cannot be fetched \(\[SSL: "
                         r"CERTIFICATE_VERIFY_FAILED\] certificate verify failed: unable to get "
                         r"local issuer certificate \(_ssl\.c:\d+\); to trust its issuer, set "
-                        r"SSL_CERT_FILE to a PEM file of the CA certificates to trust\)",
+                        r"SSL_CERT_FILE to a PEM file of its CA certificate\)",
                         untrusted), untrusted
     mismatched = fetch_over_tls("digits.example", tmp_path / "issuer.pem")
     assert re.search(r"certificate verify failed: IP address mismatch.*\)$", mismatched)

@@ -117,8 +117,8 @@ def open_url(url: str) -> BinaryIO:
     except urllib.error.URLError as exc:
         reason = exc.reason.strerror if isinstance(exc.reason, OSError) else exc.reason
         if getattr(exc.reason, "verify_code", None) in UNKNOWN_ISSUER_CODES:
-            reason = f"{reason}; to trust its issuer, set SSL_CERT_FILE to a PEM file of " \
-                "the CA certificates to trust"
+            reason = f"{reason}; to trust its issuer, set SSL_CERT_FILE to a PEM file of its " \
+                "CA certificate"
         raise DownloadError(f"{url}: cannot be fetched ({reason})") from None
     except (OSError, ValueError) as exc:
         raise DownloadError(f"{url}: cannot be fetched ({exc})") from None

@@ -74,6 +74,14 @@ def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
                  for part, size, preview_size in zip(box, shape, preview_shape))
 
 
+#: A sheet's quadrilateral is at most this many times as long as it is wide: A4 (1.41) seen
+#: from 62 degrees off straight ahead. A bold upright "1" is a bar of light on black with a line
+#: of darker grey inside, like a sheet with ink: enlarged to 84-280 pixels, 2 to 5 of MNIST's
+#: 10,000 test digits, all such 1s, passed for sheets, and the digit was taken for the paper
+#: ("no digit found", or a wrong digit); their bars were 3.1-9.9 times as long as wide.
+MAX_SHEET_ASPECT = 3.0
+
+
 def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """A photo of a sheet on a darker desk (``preview``: a smaller copy of it, ``edge``: the
@@ -92,12 +100,11 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     as long as wide, and cover 5% or more. A sheet filled 98-100% at any angle, and 99% seen
     at an angle with its far edge 50-80% as wide as its near one; of the MNIST test digits under
     40% that passed the other tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000
-    and 3,000). A quadrilateral need only be 60% bright: a
-    bold digit on a small sheet inks more of it (photos.py's sheet 30% of the photo, the digit
-    across 91% of its width: 31 of 200 sheets were 76-85% bright, and 26 digits read wrong, 25
-    as a 0). With that, none of those 13,000 MNIST images passed (nor at 50%), but enlarged,
-    2 to 5 bold 1s of the 10,000 did, as bars of light (``MAX_SHEET_ASPECT``); with that cap,
-    none of the 10,000 at 28, 84, 112, 200 or 280 pixels.
+    and 3,000). A quadrilateral need only be 60% bright: a bold digit on a small sheet inks more
+    of it (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200
+    sheets were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those
+    13,000 MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did;
+    with ``MAX_SHEET_ASPECT``, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys
@@ -207,14 +214,6 @@ def enclosing_quadrilateral(region: np.ndarray) -> np.ndarray:
         polygon[dropped] += ahead[dropped] * arriving[dropped]
         polygon = np.delete(polygon, (dropped + 1) % len(polygon), axis=0)
     return polygon
-
-
-#: A sheet's quadrilateral is at most this many times as long as it is wide: A4 (1.41) seen
-#: from 62 degrees off straight ahead. A bold upright "1" is a bar of light on black, a
-#: quadrilateral with a line of darker grey inside, like a sheet with ink: enlarged to 84-280
-#: pixels, 2 to 5 of MNIST's 10,000 test digits, all such 1s, passed for sheets (the digit then
-#: read as the paper around "no digit found"); their bars were 3.1-9.9 times as long as wide.
-MAX_SHEET_ASPECT = 3.0
 
 
 def aspect_ratio(quadrilateral: np.ndarray) -> float:

@@ -65,7 +65,7 @@ def labelled_accuracy(predictions: list[Prediction]) -> tuple[int, int]:
 def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     """``paths`` with each directory replaced by the images and CSV files in it and in its
     subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none,
-    and one that cannot be read, adds an error to ``failures``."""
+    one that cannot be read, and a URL add an error to ``failures``."""
     readable = {ext for ext, kind in Image.registered_extensions().items()
                 if kind in Image.OPEN} | {".csv"}
     files = []
