@@ -74,12 +74,15 @@ def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
                  for part, size, preview_size in zip(box, shape, preview_shape))
 
 
-#: A sheet's quadrilateral is at most this many times as long as it is wide: A4 (1.41) seen
-#: from 62 degrees off straight ahead. A bold upright "1" is a bar of light on black with a line
-#: of darker grey inside, like a sheet with ink: enlarged to 84-280 pixels, 2 to 5 of MNIST's
-#: 10,000 test digits, all such 1s, passed for sheets, and the digit was taken for the paper
-#: ("no digit found", or a wrong digit); their bars were 3.1-9.9 times as long as wide.
-MAX_SHEET_ASPECT = 3.0
+#: A bold upright "1" light on black is a bar of light with grey along it (the digit's
+#: antialiased edges, or a line between two strokes), like a sheet with ink: enlarged to 84-280
+#: pixels, 2 to 5 of MNIST's 10,000 test digits, all such 1s, passed for sheets, and the digit
+#: was taken for the paper ("no digit found", or a wrong digit). Their bars were 3.1-9.9 times
+#: as long as wide, their grey along 86-99% of their length. A quadrilateral more than
+#: ``MAX_SHEET_ASPECT`` times as long as wide (A4, 1.41, seen from 62 degrees off straight
+#: ahead: 3) whose ink runs along ``STROKE_INK_LENGTH`` of its length or more is such a stroke;
+#: a strip of paper with a digit or a number on it, its ink ending short of its ends, is not.
+MAX_SHEET_ASPECT, STROKE_INK_LENGTH = 3.0, 0.8
 
 
 def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
@@ -96,15 +99,15 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
     inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
     MNIST's 10,000 test digits still passed for sheets, at 40% none), or be a quadrilateral:
-    fill 90% or more of its ``enclosing_quadrilateral``, be at most ``MAX_SHEET_ASPECT`` times
-    as long as wide, and cover 5% or more. A sheet filled 98-100% at any angle, and 99% seen
+    fill 90% or more of its ``enclosing_quadrilateral``, not be a ``light_stroke``, and cover
+    5% or more. A sheet filled 98-100% at any angle, and 99% seen
     at an angle with its far edge 50-80% as wide as its near one; of the MNIST test digits under
     40% that passed the other tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000
     and 3,000). A quadrilateral need only be 60% bright: a bold digit on a small sheet inks more
     of it (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200
     sheets were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those
     13,000 MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did;
-    with ``MAX_SHEET_ASPECT``, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
+    told apart as light strokes, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys
@@ -126,11 +129,12 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     values = preview[inside]
     paper = np.median(values)
     bright_share = bright[region].mean()
-    if bright_share < 0.6 or np.mean(values < paper - 0.25 * (paper - edge)) < 0.001:
+    ink_level = paper - 0.25 * (paper - edge)
+    if bright_share < 0.6 or np.mean(values < ink_level) < 0.001:
         return None
     corners = enclosing_quadrilateral(region)  # after the cheaper tests, which most digits fail
     quadrilateral = (np.count_nonzero(region) / polygon_area(corners) >= 0.9
-                     and aspect_ratio(corners) <= MAX_SHEET_ASPECT)
+                     and not light_stroke(region, corners, inside & (preview < ink_level)))
     if not quadrilateral and (area < 0.4 or bright_share < 0.85):
         return None
     if region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any():
@@ -214,6 +218,25 @@ def enclosing_quadrilateral(region: np.ndarray) -> np.ndarray:
         polygon[dropped] += ahead[dropped] * arriving[dropped]
         polygon = np.delete(polygon, (dropped + 1) % len(polygon), axis=0)
     return polygon
+
+
+def light_stroke(region: np.ndarray, corners: np.ndarray, ink: np.ndarray) -> bool:
+    """Whether a ``region`` of light (a mask) in the quadrilateral ``corners`` ((4, 2): x, y)
+    with ``ink`` in it (a mask) is a bold stroke of a light digit rather than a sheet: the
+    quadrilateral more than ``MAX_SHEET_ASPECT`` times as long as wide, the ink along
+    ``STROKE_INK_LENGTH`` of the region's length or more."""
+    if aspect_ratio(corners) <= MAX_SHEET_ASPECT:
+        return False
+    sides = np.roll(corners, -1, axis=0) - corners
+    lengths = np.hypot(*sides.T)
+    along = sides[0] / lengths[0] if lengths[0] + lengths[2] >= lengths[1] + lengths[3] \
+        else sides[1] / lengths[1]
+
+    def length(mask: np.ndarray) -> float:
+        rows, columns = np.nonzero(mask)
+        return float(np.ptp(columns * along[0] + rows * along[1]))
+
+    return length(ink) >= STROKE_INK_LENGTH * length(region)
 
 
 def aspect_ratio(quadrilateral: np.ndarray) -> float:
