@@ -99,15 +99,15 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
     inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
     MNIST's 10,000 test digits still passed for sheets, at 40% none), or be a quadrilateral:
-    fill 90% or more of its ``enclosing_quadrilateral``, not be a ``light_stroke``, and cover
-    5% or more. A sheet filled 98-100% at any angle, and 99% seen
-    at an angle with its far edge 50-80% as wide as its near one; of the MNIST test digits under
-    40% that passed the other tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000
-    and 3,000). A quadrilateral need only be 60% bright: a bold digit on a small sheet inks more
-    of it (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200
-    sheets were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those
-    13,000 MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did;
-    told apart as light strokes, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
+    fill 90% or more of its ``enclosing_quadrilateral``, not be a ``light_stroke``, and cover 5%
+    or more. A sheet filled 98-100% at any angle, and 99% seen at an angle with its far edge
+    50-80% as wide as its near one; of the MNIST test digits under 40% that passed the other
+    tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000 and 3,000). A
+    quadrilateral need only be 60% bright: a bold digit on a small sheet inks more of it
+    (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200 sheets
+    were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those 13,000
+    MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did; told apart
+    as light strokes, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys
