@@ -1178,7 +1178,7 @@ def test_cli_scores_labelled_rows_as_the_evaluate_stage_does(finished, tmp_path)
 
     wrong, summary = wrong_rows("data/raw/test.csv")
     accuracy = json.loads((finished / "r/eval.json").read_text())["test"]["accuracy"]
-    assert summary == f"accuracy on the 200 labelled rows: {accuracy:.2%} ({len(wrong)} wrong)"
+    assert summary == f"accuracy on the 200 labelled digits: {accuracy:.2%} ({len(wrong)} wrong)"
     assert len(wrong) == round(200 * (1 - accuracy))
     frame = pd.read_csv(finished / "data/raw/test.csv")
     relabel = [i for i in range(200) if i not in wrong][:3]
@@ -1274,6 +1274,52 @@ def test_cli_reads_the_images_and_csv_files_in_and_under_a_directory(finished, t
     assert [o["input"] for o in json.loads(result.stdout)] == [
         "digits/a.jpg", "digits/b.png", "digits/c.csv:row1", "digits/c.csv:row2",
         "digits/d.HEIC", "digits/nested/deeper.png"]
+
+
+def test_one_digit_reads_a_number_image_as_one_digit(finished, tmp_path):
+    number = (drawn_number((1, 7), 40) * 255).astype(np.uint8)
+    Image.fromarray(number).save(tmp_path / "n.png")
+    model = str(finished / "m/model.npz")
+    as_number = cli("predict", "n.png", "--json", "--model", model, cwd=tmp_path)
+    assert [o["input"] for o in json.loads(as_number.stdout)] == ["n.png:digit1", "n.png:digit2"]
+    whole = cli("predict", "n.png", "--json", "--one-digit", "--model", model, cwd=tmp_path)
+    assert whole.returncode == 0 and [o["input"] for o in json.loads(whole.stdout)] == ["n.png"]
+    reading = predict.model_reading(finished / "m/model.npz")(to_mnist(number / 255)[None])[0]
+    assert [t["probability"] for t in json.loads(whole.stdout)[0]["top3"]] == \
+        [round(float(p), 6) for p in np.sort(reading)[::-1][:3]]
+
+
+def test_folder_labels_score_each_image_by_its_folder(finished, tmp_path, monkeypatch):
+    """A folder per class, as mnist_png stores MNIST: testing/7/0.png. Each image is one
+    digit, so a thin 0 is not parted into a 1 and a 7; one outside such a folder is an error."""
+    testing = tmp_path / "mnist_png" / "testing"
+    for folder in ("1", "7"):
+        (testing / folder).mkdir(parents=True)
+        drawn_one().save(testing / folder / "a.png")
+    Image.fromarray((drawn_number((1, 7), 40) * 255).astype(np.uint8)).save(
+        testing / "1" / "b.png")
+    drawn_one().save(tmp_path / "mnist_png" / "loose.png")
+    pixels, labels = synthetic_digits(2, seed=3)
+    write_csv(testing / "rows.csv", pixels, labels, header=None)  # its own labels
+    model = str(finished / "m/model.npz")
+    result = cli("predict", "mnist_png", "--folder-labels", "--model", model, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("error: mnist_png/loose.png: not in a folder named 0 to 9, so it "
+                             "has no label (--folder-labels)\n")
+    monkeypatch.chdir(tmp_path)
+    predictions, _ = predict.predict_files(["mnist_png"], model, folder_labels=True)
+    assert [(p.source, p.label) for p in predictions] == [
+        ("mnist_png/testing/1/a.png", 1), ("mnist_png/testing/1/b.png", 1),
+        ("mnist_png/testing/7/a.png", 7), ("mnist_png/testing/rows.csv:row1", labels[0]),
+        ("mnist_png/testing/rows.csv:row2", labels[1])]
+    correct = sum(p.digit == p.label for p in predictions)
+    assert result.stdout.splitlines() == [str(p) for p in predictions] + [
+        f"accuracy on the 5 labelled digits: {correct / 5:.2%} ({5 - correct} wrong)"]
+    assert str(predictions[2]).endswith(", label 7" + " (wrong)" * (predictions[2].digit != 7))
+    assert predict.folder_label("testing/0/x.png") == 0
+    for outside in ("x.png", "testing/10/x.png", "testing/seven/x.png", "testing/٣/x.png"):
+        with pytest.raises(ImageError, match="not in a folder named 0 to 9"):
+            predict.folder_label(outside)
 
 
 def test_input_files_are_the_files_given_and_the_images_and_csvs_in_and_under_directories(

@@ -17,7 +17,8 @@ def predict_command(args: argparse.Namespace) -> None:
     if args.kaggle and (len(args.inputs) != 1 or not args.inputs[0].lower().endswith(".csv")):
         raise UserError(f"--kaggle takes one CSV file, such as Kaggle's test.csv; got "
                         f"{' '.join(args.inputs)}")
-    predictions, failures = predict_files(args.inputs, args.model)
+    predictions, failures = predict_files(args.inputs, args.model, one_digit=args.one_digit,
+                                          folder_labels=args.folder_labels)
     if args.kaggle:
         # Kaggle scores "ImageId,Label" with ImageId counting test.csv's rows from 1; a file
         # that failed to read gives no rows rather than a submission of the wrong length.
@@ -41,7 +42,7 @@ def predict_command(args: argparse.Namespace) -> None:
                 print(f"{image}: {''.join(str(q.digit) for q in predictions[i + 1 - count:i + 1])}")
         correct, labelled = labelled_accuracy(predictions)
         if labelled:
-            print(f"accuracy on the {labelled} labelled rows: {correct / labelled:.2%} "
+            print(f"accuracy on the {labelled} labelled digits: {correct / labelled:.2%} "
                   f"({labelled - correct} wrong)")
     if failures:
         sys.stdout.flush()
@@ -70,6 +71,7 @@ PREDICT_EXAMPLES = """\
 examples:
   python -m mnist_mlp predict my_digit.png number.jpg scans/
   python -m mnist_mlp predict data/raw/test.csv --csv > predictions.csv
+  python -m mnist_mlp predict mnist_png/testing --folder-labels | tail -1
   python -m mnist_mlp predict kaggle/test.csv --kaggle > submission.csv"""
 
 COMPARE_DESCRIPTION = """\
@@ -98,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "pixels (optionally after a label, then scored) per row, or "
                          "directories of them (their subdirectories searched too)")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
+    predict.add_argument("--one-digit", action="store_true", help="read each image as one "
+                         "digit, never as a number (MNIST-style images, drawings of a digit)")
+    predict.add_argument("--folder-labels", action="store_true", help="label each image by "
+                         "its folder, named 0 to 9 (a folder per class, as mnist_png's "
+                         "testing/7/...), and score it; each image is read as one digit")
     output = predict.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="machine-readable output, with "
                         "the top three digits of each input (of each digit of a number)")

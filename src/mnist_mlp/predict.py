@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .digits import to_mnist_digits
+from .digits import to_mnist, to_mnist_digits
 from .errors import ModelFileError, UserError
 from .images import ImageError, load_image
 from .mnist_csv import read_pixel_csv
@@ -112,12 +112,24 @@ def model_reading(model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     return read
 
 
-def predict_files(paths: list[str], model_path: str | Path
-                  ) -> tuple[list[Prediction], list[UserError]]:
+def folder_label(path: str) -> int:
+    """The digit an image's folder is named, as in a folder per class (mnist_png's
+    ``testing/7/…``)."""
+    folder = Path(path).absolute().parent.name
+    if len(folder) != 1 or folder not in "0123456789":
+        raise ImageError(f"{path}: not in a folder named 0 to 9, so it has no label "
+                         f"(--folder-labels)")
+    return int(folder)
+
+
+def predict_files(paths: list[str], model_path: str | Path, *, one_digit: bool = False,
+                  folder_labels: bool = False) -> tuple[list[Prediction], list[UserError]]:
     """Predictions for image files (one per digit of a number, left to right, named
     ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
     and under directories, in input order, and the error of each input that could not be
-    read: one bad file does not cost the others theirs."""
+    read: one bad file does not cost the others theirs. With ``one_digit``, each image is
+    read as one digit; with ``folder_labels``, too, and labelled by its folder's name
+    (``folder_label``)."""
     read = model_reading(model_path)
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
@@ -126,6 +138,9 @@ def predict_files(paths: list[str], model_path: str | Path
             if str(path).lower().endswith(".csv"):
                 rows, row_labels = read_pixel_csv(path)
                 names = [f"{path}:row{i + 1}" for i in range(len(rows))]
+            elif one_digit or folder_labels:
+                row_labels = [folder_label(path)] if folder_labels else None
+                rows, names = to_mnist(load_image(path), str(path))[np.newaxis], [str(path)]
             else:
                 rows, row_labels = to_mnist_digits(load_image(path), str(path), read), None
                 names = [str(path)]
