@@ -152,11 +152,12 @@ def test_http_urls_are_fetched_checked_and_failures_named(tmp_path, small_csvs, 
     assert (tmp_path / "raw/train.csv").read_bytes() == train  # each failure kept the output
 
 
-def test_https_urls_are_fetched_when_their_issuer_is_trusted(tmp_path, small_csvs, http_site,
-                                                           monkeypatch):
+def test_https_urls_are_fetched_when_their_issuer_is_trusted(tmp_path, small_csvs, monkeypatch):
     """Without the issuer among the trusted CAs (a company's TLS proxy, a server's own CA), the
     message says how to trust it; a hostname mismatch, which trusting does not mend, does not."""
-    site, _ = http_site
+    monkeypatch.setenv("no_proxy", "*")
+    site = tmp_path / "site"
+    site.mkdir()
     train = small_csvs[0].read_bytes()
     (site / "train.csv").write_bytes(train)
     issuer = trustme.CA()

@@ -1291,7 +1291,8 @@ def test_one_digit_reads_a_number_image_as_one_digit(finished, tmp_path):
 
 def test_folder_labels_score_each_image_by_its_folder(finished, tmp_path, monkeypatch):
     """A folder per class, as mnist_png stores MNIST: testing/7/0.png. Each image is one
-    digit, so a thin 0 is not parted into a 1 and a 7; one outside such a folder is an error."""
+    digit, even one that reads as a number (b.png: a 1 and a 7); one outside such a folder is
+    an error, and a CSV's rows keep their own labels."""
     testing = tmp_path / "mnist_png" / "testing"
     for folder in ("1", "7"):
         (testing / folder).mkdir(parents=True)
