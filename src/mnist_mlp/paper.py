@@ -225,12 +225,9 @@ def light_stroke(region: np.ndarray, corners: np.ndarray, ink: np.ndarray) -> bo
     with ``ink`` in it (a mask) is a bold stroke of a light digit rather than a sheet: the
     quadrilateral more than ``MAX_SHEET_ASPECT`` times as long as wide, the ink along
     ``STROKE_INK_LENGTH`` of the region's length or more."""
-    if aspect_ratio(corners) <= MAX_SHEET_ASPECT:
+    along, aspect = long_axis(corners)
+    if aspect <= MAX_SHEET_ASPECT:
         return False
-    sides = np.roll(corners, -1, axis=0) - corners
-    lengths = np.hypot(*sides.T)
-    along = sides[0] / lengths[0] if lengths[0] + lengths[2] >= lengths[1] + lengths[3] \
-        else sides[1] / lengths[1]
 
     def length(mask: np.ndarray) -> float:
         rows, columns = np.nonzero(mask)
@@ -239,12 +236,20 @@ def light_stroke(region: np.ndarray, corners: np.ndarray, ink: np.ndarray) -> bo
     return length(ink) >= STROKE_INK_LENGTH * length(region)
 
 
+def long_axis(quadrilateral: np.ndarray) -> tuple[np.ndarray, float]:
+    """The unit vector along a quadrilateral's (4, 2) longer pair of opposite sides (its first
+    side's direction, or its second's), and how many times as long as wide it is: the longer
+    pair's summed lengths over the shorter pair's (a sheet seen at an angle is a trapezoid)."""
+    sides = np.roll(quadrilateral, -1, axis=0) - quadrilateral
+    lengths = np.hypot(*sides.T)
+    pairs = lengths[0] + lengths[2], lengths[1] + lengths[3]
+    longer = int(pairs[1] > pairs[0])
+    return sides[longer] / lengths[longer], float(max(pairs) / min(pairs))
+
+
 def aspect_ratio(quadrilateral: np.ndarray) -> float:
-    """How many times as long as wide a quadrilateral (4, 2) is: its longer pair of opposite
-    sides over its shorter pair, each summed (a sheet seen at an angle is a trapezoid)."""
-    sides = np.hypot(*(np.roll(quadrilateral, -1, axis=0) - quadrilateral).T)
-    pairs = sides[0] + sides[2], sides[1] + sides[3]
-    return float(max(pairs) / min(pairs))
+    """How many times as long as wide a quadrilateral (4, 2) is (``long_axis``)."""
+    return long_axis(quadrilateral)[1]
 
 
 def polygon_area(polygon: np.ndarray) -> float:
