@@ -1340,6 +1340,26 @@ def test_input_files_are_the_files_given_and_the_images_and_csvs_in_and_under_di
         f"{tmp_path / 'nothing'}: a directory with no image or CSV files in it or under it"]
 
 
+def test_links_to_directories_are_followed_and_each_directory_is_read_once(tmp_path):
+    """A folder of scans that links to images kept elsewhere is read with them; a link back up
+    the tree, or to a folder also reached directly, reads nothing twice."""
+    scans, elsewhere = tmp_path / "scans", tmp_path / "elsewhere"
+    for name in (scans / "7" / "x.png", elsewhere / "y.png", elsewhere / "deeper" / "z.png"):
+        name.parent.mkdir(parents=True, exist_ok=True)
+        name.write_bytes(b"")
+    (scans / "more").symlink_to(elsewhere)
+    (scans / "7" / "up").symlink_to(scans)  # a loop
+    (scans / "0-seven").symlink_to(scans / "7")  # sorts before 7, a link: 7 is read
+    (elsewhere / "back").symlink_to(scans / "7")
+    (scans / "gone").symlink_to(tmp_path / "removed")
+    failures = []
+    assert predict.input_files([str(scans)], failures) == [str(scans / name) for name in (
+        "7/x.png", "more/deeper/z.png", "more/y.png")]
+    assert failures == []
+    assert predict.input_files([str(scans / "more")], failures) == [
+        str(scans / "more" / name) for name in ("back/x.png", "deeper/z.png", "y.png")]
+
+
 def test_a_url_is_refused_with_what_to_give_instead(tmp_path, monkeypatch):
     """Not read as a path, which would be https:/… "not found"; a file so named is read."""
     monkeypatch.chdir(tmp_path)

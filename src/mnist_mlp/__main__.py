@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/HEIC/... images, CSV files of 784 "
                          "pixels (optionally after a label, then scored) per row, or "
-                         "directories of them (their subdirectories searched too)")
+                         "directories of them (their subdirectories searched too, links followed)")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     predict.add_argument("--one-digit", action="store_true", help="read each image as one "
                          "digit, never as a number (MNIST-style images, drawings of a digit)")

@@ -65,7 +65,8 @@ def labelled_accuracy(predictions: list[Prediction]) -> tuple[int, int]:
 def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     """``paths`` with each directory replaced by the images and CSV files in it and in its
     subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none,
-    one that cannot be read, and a URL add an error to ``failures``."""
+    one that cannot be read, and a URL add an error to ``failures``. Symbolic links to
+    directories are followed, each directory read once (a link back up the tree is no loop)."""
     readable = {ext for ext, kind in Image.registered_extensions().items()
                 if kind in Image.OPEN} | {".csv"}
     files = []
@@ -81,10 +82,20 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
         if not Path(path).is_dir():
             files.append(path)
             continue
-        found, unreadable = [], []
+        found, unreadable, walked = [], [], set()
         # os.walk skips a directory it cannot list unless told; each is an error of its own.
-        for root, subdirectories, names in os.walk(path, onerror=unreadable.append):
-            subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        for root, subdirectories, names in os.walk(path, onerror=unreadable.append,
+                                                   followlinks=True):
+            real = os.path.realpath(root)
+            if real in walked:  # reached before by another way
+                subdirectories.clear()
+                continue
+            walked.add(real)
+            # Of two ways to one directory, take the same each time: the real directories
+            # of a folder before its links, by name.
+            subdirectories[:] = sorted(
+                (d for d in subdirectories if not d.startswith(".")),
+                key=lambda d: (os.path.islink(os.path.join(root, d)), d))
             found += [str(Path(root, name)) for name in names if not name.startswith(".")
                       and Path(name).suffix.lower() in readable]
         failures += [ImageError(f"{exc.filename}: a directory that cannot be read "
