@@ -17,8 +17,9 @@ from scipy.ndimage import (binary_dilation, binary_fill_holes, center_of_mass, f
                            label, sum_labels)
 
 from mnist_mlp import predict
-from mnist_mlp.digits import (THINNED_STROKE, digit_box, disk, stroke_width, thin_cuts,
-                              to_mnist, to_mnist_digits, true_runs, with_mnist_strokes)
+from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, mnist_field,
+                              stroke_width, thin_cuts, to_mnist, to_mnist_digits, true_runs,
+                              with_mnist_strokes)
 from mnist_mlp.images import DECODE_SIDE, ImageError, load_image, reduction_factor
 from mnist_mlp.paper import (PREVIEW_SIDE, aspect_ratio, edge_frame, enclosing_quadrilateral,
                              in_photo, perspective_map, polygon_area, sheet_of_paper, shrunk)
@@ -59,6 +60,25 @@ def test_a_digit_is_centred_by_its_mass_not_by_its_box():
     assert abs(com[0] - 14) <= 0.6 and abs(com[1] - 14) <= 0.6
     top, bottom, _, _ = ink_box(pixels)
     assert (top + bottom) / 2 - 14 >= 2
+
+
+@pytest.mark.parametrize("scale, small", [(0.15, True), (0.6, False)])
+def test_a_faint_fringe_is_left_out_of_a_small_digits_box_only(scale, small):
+    """A JPEG's grey fringe around the strokes (a pixel-wide ring at 15% of the ink) widened a
+    small digit's box by a tenth of it: a digit under ``SMALL_DIGIT`` pixels is boxed without
+    it (the ring inside the box stays), a larger one with it, as before."""
+    size = (round(160 * scale), round(200 * scale))
+    strokes = np.asarray(drawn_seven().resize(size), np.float32) < 128
+    ring = binary_dilation(strokes) & ~strokes
+    fringed = strokes + 0.15 * ring.astype(np.float32)
+    rows, cols = np.flatnonzero(strokes.any(axis=1)), np.flatnonzero(strokes.any(axis=0))
+    assert (max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 < SMALL_DIGIT) == small
+    field = mnist_field(fringed)
+    strokes_box = fringed[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    assert (field == mnist_field(strokes_box)).all() == small
+    if not small:
+        fringed_box = fringed[rows[0] - 1:rows[-1] + 2, cols[0] - 1:cols[-1] + 2]
+        assert (field == mnist_field(fringed_box)).all()
 
 
 def ink_box(pixels):
