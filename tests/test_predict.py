@@ -79,6 +79,8 @@ def test_a_faint_fringe_is_left_out_of_a_small_digits_box_only(scale, small):
     if not small:
         fringed_box = fringed[rows[0] - 1:rows[-1] + 2, cols[0] - 1:cols[-1] + 2]
         assert (field == mnist_field(fringed_box)).all()
+    # Ink fainter than a fifth (a digit's box beside a brighter speck) is boxed at a tenth.
+    assert (mnist_field(0.15 * fringed) == mnist_field(0.15 * strokes_box)).all()
 
 
 def ink_box(pixels):
