@@ -610,6 +610,26 @@ def test_close_digits_need_pieces_as_tall_as_digits():
     assert read.seen == 0
 
 
+def test_a_faint_stroke_beside_a_digit_is_no_digit_however_it_reads(monkeypatch):
+    """A hairline as tall as the seven, 30 pixels right of it, holds 3.6% of the ink, under
+    CLOSE_DIGIT_INK: however surely the model would read it (a 1, 0.95, surer than the seven
+    at 0.9), it is not parted off as a digit of its own; with no least share of the ink, it
+    would be."""
+    image = drawn_number([7], paper=(80, 200))
+    seven_right = np.flatnonzero((image < 0.5).any(axis=0))[-1]
+    image[80:240, seven_right + 31] = 0
+
+    def read(fields):
+        boxes = [ink_box(f.reshape(28, 28)) for f in fields]
+        p = np.array([0.95 if right - left + 1 <= 0.2 * (bottom - top + 1) else 0.9
+                      for top, bottom, left, right in boxes])
+        return np.column_stack([p, *[(1 - p) / 9] * 9])
+
+    np.testing.assert_array_equal(to_mnist_digits(image, read=read), to_mnist(image)[None, :])
+    monkeypatch.setattr("mnist_mlp.digits.CLOSE_DIGIT_INK", 0.0)
+    assert to_mnist_digits(image, read=read).shape == (2, 784)
+
+
 @pytest.mark.parametrize("digits, gap", [((7, 0), 0), ((0, 0), -18), ((0, 0, 0), -18)])
 def test_digits_closer_than_close_gap_part_at_thin_columns(digits, gap):
     """Ink 1-2 pixels apart (~1% of the height, under CLOSE_GAP): parted at the thin column
