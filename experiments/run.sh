@@ -87,3 +87,15 @@ done
 
 "$DVC" exp run --run-all -j 1
 "$DVC" exp show --md --only-changed --drop 'per_class|macro_f1|_loss|\.loss|Created'
+
+# `dvc exp run --run-all` exits 0 even when an experiment fails (DVC 3.67.1 prints "Failed to
+# reproduce experiment(s)" and goes on): a name that did not become an experiment failed.
+finished=$("$DVC" exp list --name-only)
+failed=()
+for name in "${names[@]}"; do
+  grep -qxF -- "$name" <<<"$finished" || failed+=("$name")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]} (\`dvc queue logs NAME\` shows why)" >&2
+  exit 1
+fi
