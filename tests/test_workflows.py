@@ -86,6 +86,20 @@ def test_sweep_queue_show_apply_branch(baseline):
     assert "promoted" in sh(d, "git", "branch", "--list", "promoted", env=env)
 
 
+def test_run_sh_exits_1_naming_the_experiments_that_failed(baseline):
+    """`dvc exp run --run-all` exits 0 when a queued run fails; run.sh does not. On the tiny
+    data's 600 rows, tut-2layer-10's dev set of 1,000 fails in prepare, and linear runs."""
+    d, env, dvc = baseline
+    shutil.copytree(REPO / "experiments", d / "experiments")
+    sh(d, "git", "add", "experiments", env=env)
+    sh(d, "git", "commit", "-qm", "experiments", env=env)
+    run = subprocess.run(["bash", "experiments/run.sh", "linear", "tut-2layer-10"], cwd=d,
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stderr.endswith("failed: tut-2layer-10 (`dvc queue logs NAME` shows why)\n")
+    assert sh(d, *dvc, "exp", "list", "--name-only", env=env).split() == ["linear"]
+
+
 def test_offline_pages_of_compare_and_of_dvc_plots_diff(baseline):
     """Both draw their plots with the network cut off. DVC's own page does because .dvc/config
     names a template with Vega inline: DVC's default one loads Vega from a CDN, so offline it
