@@ -76,11 +76,14 @@ def mnist_field(ink: np.ndarray) -> np.ndarray:
     uint8 (784,): its box (``CROP_INK``) scaled to fit 20x20, centred by its mass in the 28x28
     field."""
     row_peaks, col_peaks = ink.max(axis=1), ink.max(axis=0)
-    rows, cols = np.flatnonzero(row_peaks > CROP_INK), np.flatnonzero(col_peaks > CROP_INK)
+
+    def box_above(level: float) -> tuple[np.ndarray, np.ndarray]:
+        return np.flatnonzero(row_peaks > level), np.flatnonzero(col_peaks > level)
+
+    rows, cols = box_above(CROP_INK)
     if max(rows[-1] + 1 - rows[0], cols[-1] + 1 - cols[0]) < SMALL_DIGIT \
             and row_peaks.max() > SMALL_DIGIT_CROP_INK:
-        rows = np.flatnonzero(row_peaks > SMALL_DIGIT_CROP_INK)
-        cols = np.flatnonzero(col_peaks > SMALL_DIGIT_CROP_INK)
+        rows, cols = box_above(SMALL_DIGIT_CROP_INK)
     crop = with_mnist_strokes(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
     scale = BOX / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
