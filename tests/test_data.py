@@ -7,7 +7,7 @@ import pytest
 
 from mnist_mlp.errors import DataError, ParamsError
 from mnist_mlp.fileio import save_npz
-from mnist_mlp.mnist_csv import read_mnist_csv
+from mnist_mlp.mnist_csv import read_mnist_csv, read_pixel_csv
 from mnist_mlp.params import PrepareParams
 from mnist_mlp.prepare import prepare, stratified_split
 from mnist_mlp.splits import Normalization, load_split, one_hot, save_split
@@ -34,6 +34,9 @@ def test_reads_every_supported_layout(tmp_path, header, encoding):
     assert got_pixels.dtype == np.uint8 and got_pixels.flags.c_contiguous
     np.testing.assert_array_equal(got_pixels, pixels)
     np.testing.assert_array_equal(got_labels, labels)
+    piped_pixels, piped_labels = read_pixel_csv("<stdin>", path.read_bytes())
+    np.testing.assert_array_equal(piped_pixels, pixels)
+    np.testing.assert_array_equal(piped_labels, labels)
 
 
 CASES = {
@@ -99,6 +102,28 @@ def test_invalid_csv_is_one_clear_error(tmp_path, case):
         read_mnist_csv(path)
     assert str(path) in str(info.value)
     assert expected in str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_csv_piped_in_reads_as_its_file_under_the_name_given(tmp_path, case):
+    """``read_pixel_csv(name, data)`` (predict's standard input) reads or refuses the bytes
+    as it does the file, saying ``name`` where it would say the file's path."""
+    def outcome(*source):
+        try:
+            return read_pixel_csv(*source)
+        except DataError as exc:
+            return str(exc)
+
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(CASES[case][0]()) + "\n" if case != "empty file" else "")
+    from_file, piped = outcome(path), outcome("<stdin>", path.read_bytes())
+    if isinstance(from_file, str):
+        assert from_file.startswith(f"{path}: ")
+        assert piped == from_file.replace(str(path), "<stdin>")
+    else:  # 784 columns: pixels without a label, rows predict reads
+        assert case in ("a Kaggle test.csv", "783 pixel columns")
+        assert from_file[1] is None is piped[1]
+        np.testing.assert_array_equal(piped[0], from_file[0])
 
 
 def test_a_csv_that_is_not_utf8_is_one_clear_error(tmp_path):

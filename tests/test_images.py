@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_mlp.digits import to_mnist
-from mnist_mlp.images import DECODE_SIDE, ImageError, load_image, reduction_factor
+from mnist_mlp.images import DECODE_SIDE, ImageError, is_image, load_image, reduction_factor
 
 from drawings import drawn_one, drawn_seven, ink_box
 
@@ -148,6 +148,10 @@ def test_images_past_pillows_bomb_limits_are_refused(tmp_path, monkeypatch, side
     drawn_one(size=(side, side)).save(tmp_path / "big.png")
     with pytest.raises(ImageError, match=f"big.png: too large an image .*{side * side} pixels"):
         load_image(tmp_path / "big.png")
+    piped = (tmp_path / "big.png").read_bytes()
+    assert is_image(piped)  # an image, refused by load_image as its file is
+    with pytest.raises(ImageError, match=f"^<stdin>: too large an image .*{side * side} pixels"):
+        load_image("<stdin>", piped)
 
 
 @pytest.mark.parametrize("mode", ["L", "I;16"])
@@ -219,6 +223,29 @@ def test_a_heic_photo_reads_as_its_png(tmp_path):
     got = to_mnist(load_image(tmp_path / "seven.heic")).astype(int).reshape(28, 28)
     assert ink_box(got) == ink_box(expected)
     assert np.abs(got - expected).mean() < 4
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "PPM"])
+def test_an_image_piped_in_reads_as_its_file(tmp_path, fmt):
+    """``load_image(name, data)``: the image in the bytes, and ``name`` in its errors;
+    ``is_image`` knows it by its header, before its pixels are read (a truncated file is one),
+    and CSV text or other data as none."""
+    path = tmp_path / f"seven.{fmt.lower()}"
+    drawn_seven().save(path, fmt)
+    data = path.read_bytes()
+    assert is_image(data) and is_image(data[:len(data) // 2])
+    np.testing.assert_array_equal(load_image("<stdin>", data), load_image(path))
+    with pytest.raises(ImageError, match="^<stdin>: not a readable image"):
+        load_image("<stdin>", data[:len(data) // 2])
+    for not_image in (b"label,1x1\n7,0\n", b"", b"\x00\x01 garbage", data[1:]):
+        assert not is_image(not_image)
+        with pytest.raises(ImageError, match="^<stdin>: not a readable image"):
+            load_image("<stdin>", not_image)
+    # Headers a format's plugin takes, then finds broken (Pillow's OSError, ValueError).
+    for broken in (b"BM" + bytes(20), b"P5\n" + b"\xff" * 5):
+        assert is_image(broken)
+        with pytest.raises(ImageError, match="^<stdin>: not a readable image"):
+            load_image("<stdin>", broken)
 
 
 def test_blank_and_unreadable_images(tmp_path):

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 
@@ -215,14 +216,106 @@ def test_cli_writes_a_kaggle_submission_for_one_unlabelled_csv(finished, tmp_pat
     assert result.stdout.split("\n") == ["ImageId,Label", *(f"{i},{y}" for i, y in
                                                             enumerate(labels, start=1)), ""]
     drawn_one().save(tmp_path / "one.png")
-    for inputs in (["test.csv", "test.csv"], ["one.png"]):
+    for inputs in (["test.csv", "test.csv"], ["one.png"], ["-", "-"]):
         refused = cli("predict", *inputs, "--kaggle", "--model", "missing.npz", cwd=tmp_path)
         assert refused.returncode == 1 and refused.stdout == ""
         assert refused.stderr == f"error: --kaggle takes one CSV file, such as Kaggle's " \
-                                 f"test.csv; got {' '.join(inputs)}\n"
+                                 f"test.csv (or - for one piped in); got {' '.join(inputs)}\n"
     (tmp_path / "short.csv").write_text(header + "\n1,2,3\n")
     broken = cli("predict", "short.csv", "--kaggle", "--model", model, cwd=tmp_path)
     assert broken.returncode == 1 and broken.stdout == "" and "short.csv" in broken.stderr
+
+
+def piped(monkeypatch, data: bytes, terminal: bool = False) -> None:
+    """Standard input for ``cli``: a pipe holding ``data``, or a terminal."""
+    stdin = io.TextIOWrapper(io.BytesIO(data))
+    stdin.isatty = lambda: terminal
+    monkeypatch.setattr(sys, "stdin", stdin)
+
+
+def test_cli_reads_an_image_or_csv_piped_in_as_it_reads_the_file(finished, tmp_path,
+                                                                monkeypatch):
+    """``-`` is standard input: the image of a number, labelled CSV rows with a header and
+    Kaggle's test.csv read as their files do, under the name ``<stdin>``; ``./-`` is a
+    directory so named."""
+    Image.fromarray((drawn_number((7, 0)) * 255).astype(np.uint8)).save(tmp_path / "n.png")
+    drawn_one().save(tmp_path / "one.png")
+    pixels, labels = synthetic_digits(3, seed=9)
+    write_csv(tmp_path / "rows.csv", pixels, labels)
+    np.savetxt(tmp_path / "test.csv", pixels, fmt="%d", delimiter=",", comments="",
+               header=",".join(f"pixel{i}" for i in range(784)))
+    (tmp_path / "-").mkdir()
+    drawn_one().save(tmp_path / "-" / "x.png")
+    model = str(finished / "m/model.npz")
+    for name, options in (("n.png", []), ("n.png", ["--json"]), ("rows.csv", []),
+                          ("rows.csv", ["--csv"]), ("test.csv", ["--kaggle"])):
+        inputs = [name] if options == ["--kaggle"] else ["one.png", name, "./-"]
+        from_file = cli("predict", *inputs, *options, "--model", model, cwd=tmp_path)
+        assert from_file.returncode == 0, from_file.stderr
+        assert ("-/x.png" in from_file.stdout) == ("./-" in inputs)
+        piped(monkeypatch, (tmp_path / name).read_bytes())
+        from_pipe = cli("predict", *["-" if i == name else i for i in inputs], *options,
+                        "--model", model, cwd=tmp_path)
+        assert from_pipe.returncode == 0, from_pipe.stderr
+        assert from_pipe.stdout == from_file.stdout.replace(name, "<stdin>")
+    piped(monkeypatch, (tmp_path / "n.png").read_bytes())
+    number = cli("predict", "-", "--model", model, cwd=tmp_path).stdout.splitlines()
+    assert [line.split(": ")[0] for line in number] == ["<stdin>:digit1", "<stdin>:digit2",
+                                                        "<stdin>"]
+
+
+def png(img: Image.Image) -> bytes:
+    file = io.BytesIO()
+    img.save(file, "PNG")
+    return file.getvalue()
+
+
+ONE = png(drawn_one())
+
+
+@pytest.mark.parametrize("inputs, data, terminal, expected", [
+    (["-"], b"", False, "<stdin>: nothing was piped in"),
+    (["-"], b"", True, "<stdin>: a terminal, not an image or CSV; pipe one in "
+                       "(predict - < digit.png)"),
+    (["-"], b"\x00\x01 not text", False, "<stdin>: not an image Pillow reads, nor CSV rows: "
+                                       "binary data, not a CSV text file"),
+    (["-"], b"7,0,0\n", False, "<stdin>: not an image Pillow reads, nor CSV rows: 3 columns, "
+                               "expected 784 pixels, or a label and 784 pixels"),
+    (["-"], ONE[:100], False, "<stdin>: not a readable image (image file is truncated)"),
+    (["-", "--kaggle"], ONE, False, "<stdin>: binary data, not a CSV text file"),
+    (["-", "--folder-labels"], ONE, False,
+     "<stdin>: piped in, not in a folder, so it has no label (--folder-labels)"),
+    (["-", "-"], ONE, False, "<stdin>: '-' given twice; standard input is read once"),
+])
+def test_cli_bad_standard_input_is_one_clear_error(finished, tmp_path, monkeypatch, inputs,
+                                                   data, terminal, expected):
+    piped(monkeypatch, data, terminal)
+    result = cli("predict", *inputs, "--model", str(finished / "m/model.npz"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {expected}")
+    assert len(result.stderr.splitlines()) == 1
+    # Given twice, standard input is read once: its image is predicted.
+    assert result.stdout.startswith("<stdin>: ") == (inputs == ["-", "-"])
+
+
+def test_standard_input_as_a_shell_gives_it(finished, tmp_path):
+    """Through the interpreter's own standard input: an image piped in, and a terminal, which
+    is refused at once rather than waited on."""
+    drawn_one().save(tmp_path / "one.png")
+    command = [sys.executable, "-m", "mnist_mlp", "predict", "-", "--model",
+               str(finished / "m/model.npz")]
+    from_pipe = subprocess.run(command, input=(tmp_path / "one.png").read_bytes(),
+                               capture_output=True, cwd=tmp_path, timeout=120)
+    assert from_pipe.returncode == 0 and from_pipe.stdout.startswith(b"<stdin>: ")
+    primary, terminal = pty.openpty()
+    try:
+        from_terminal = subprocess.run(command, stdin=terminal, capture_output=True,
+                                       text=True, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(primary)
+        os.close(terminal)
+    assert from_terminal.returncode == 1
+    assert from_terminal.stderr.startswith("error: <stdin>: a terminal")
 
 
 @pytest.mark.parametrize("setup, expected", [

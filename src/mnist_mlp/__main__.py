@@ -12,13 +12,15 @@ from .errors import UserError
 
 
 def predict_command(args: argparse.Namespace) -> None:
-    from .predict import labelled_accuracy, predict_files
+    from .predict import STDIN, labelled_accuracy, predict_files
 
-    if args.kaggle and (len(args.inputs) != 1 or not args.inputs[0].lower().endswith(".csv")):
-        raise UserError(f"--kaggle takes one CSV file, such as Kaggle's test.csv; got "
-                        f"{' '.join(args.inputs)}")
+    if args.kaggle and (len(args.inputs) != 1 or not (
+            args.inputs[0] == STDIN or args.inputs[0].lower().endswith(".csv"))):
+        raise UserError(f"--kaggle takes one CSV file, such as Kaggle's test.csv (or - for "
+                        f"one piped in); got {' '.join(args.inputs)}")
     predictions, failures = predict_files(args.inputs, args.model, one_digit=args.one_digit,
-                                          folder_labels=args.folder_labels)
+                                          folder_labels=args.folder_labels,
+                                          only_csv=args.kaggle)
     if args.kaggle:
         # Kaggle scores "ImageId,Label" with ImageId counting test.csv's rows from 1; a file
         # that failed to read gives no rows rather than a submission of the wrong length.
@@ -72,7 +74,9 @@ examples:
   python -m mnist_mlp predict my_digit.png number.jpg scans/
   python -m mnist_mlp predict data/raw/test.csv --csv > predictions.csv
   python -m mnist_mlp predict mnist_png/testing --folder-labels | tail -1
-  python -m mnist_mlp predict kaggle/test.csv --kaggle > submission.csv"""
+  python -m mnist_mlp predict kaggle/test.csv --kaggle > submission.csv
+  unzip -p digit-recognizer.zip test.csv | python -m mnist_mlp predict - --kaggle > sub.csv
+  xclip -selection clipboard -t image/png -o | python -m mnist_mlp predict -"""
 
 COMPARE_DESCRIPTION = """\
 Write one HTML page that needs no network to view: DVC's plots of the
@@ -97,8 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="predict digits in images or CSV rows", description=PREDICT_DESCRIPTION,
         epilog=PREDICT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     predict.add_argument("inputs", nargs="+", help="PNG/JPEG/HEIC/... images, CSV files of 784 "
-                         "pixels (optionally after a label, then scored) per row, or "
-                         "directories of them (their subdirectories searched too, links followed)")
+                         "pixels (optionally after a label, then scored) per row, "
+                         "directories of them (their subdirectories searched too, links "
+                         "followed), or - for an image or CSV piped in")
     predict.add_argument("--model", default="data/model/model.npz", help="default: %(default)s")
     predict.add_argument("--one-digit", action="store_true", help="read each image as one "
                          "digit, never as a number (MNIST-style images, drawings of a digit)")

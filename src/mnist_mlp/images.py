@@ -6,6 +6,7 @@ quarter or an eighth of their size (``reduction_factor``)."""
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from pathlib import Path
@@ -32,15 +33,16 @@ class ImageError(UserError):
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
-def load_image(path: str | Path) -> np.ndarray:
+def load_image(path: str | Path, data: bytes | None = None) -> np.ndarray:
     """Any image Pillow reads -> float grayscale (h, w) in [0, 1]; transparency becomes white
-    paper, or black behind light strokes (``paper_behind``)."""
+    paper, or black behind light strokes (``paper_behind``). The image is the file at
+    ``path``, or ``data`` (an image piped in) named ``path`` in messages."""
     try:
         # Pillow warns above MAX_IMAGE_PIXELS (~89 Mpx) and refuses twice that, as a guard
         # against decompression bombs: both are one clear error here.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(path if data is None else io.BytesIO(data)) as img:
                 decode_reduced(img)
                 img.load()
                 # A phone stores a photo as its sensor saw it, with an EXIF tag saying how to
@@ -57,6 +59,20 @@ def load_image(path: str | Path) -> np.ndarray:
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise ImageError(f"{path}: empty image")
     return gray
+
+
+def is_image(data: bytes) -> bool:
+    """Whether ``data`` is in a format Pillow knows (a file's name would say; piped-in data
+    does not). Its header is read, not its pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # load_image reads it again, and warns then
+            Image.open(io.BytesIO(data)).close()
+    except UnidentifiedImageError:
+        return False
+    except (OSError, ValueError, Image.DecompressionBombError):
+        pass  # a format's plugin took it, then found it broken or too large: load_image says
+    return True
 
 
 #: The longer side down to which large images are read: one with a longer side of at least

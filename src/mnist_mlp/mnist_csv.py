@@ -7,6 +7,7 @@ without one. Every violation raises DataError naming the file, line, column and 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +26,24 @@ def read_mnist_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return pixels, labels
 
 
-def read_pixel_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rows of 784 pixels, or of a label and 784 pixels: (pixels, labels or None)."""
-    return _read(Path(path), require_label=False)
+def read_pixel_csv(path: str | Path, data: bytes | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of 784 pixels, or of a label and 784 pixels: (pixels, labels or None). The rows are
+    the file at ``path``, or ``data`` (a CSV piped in) named ``path`` in messages."""
+    return _read(Path(path), require_label=False, data=data)
 
 
-def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Rows of a label and 784 pixels, or (unless ``require_label``) of 784 pixels only."""
-    has_header = _sniff_header(path)
+def _read(path: Path, require_label: bool, data: bytes | None = None
+          ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows of a label and 784 pixels, or (unless ``require_label``) of 784 pixels only, from
+    the file at ``path`` or from ``data``."""
+    has_header = _sniff_header(read_head(path, 65536, DataError) if data is None
+                               else data[:65536], path)
     try:
         # Only an empty field is missing: pandas' default would also read "nan", "NA" or
         # "null" as one, and call a line that ends in them truncated.
-        frame = pd.read_csv(path, header=0 if has_header else None, engine="c",
+        frame = pd.read_csv(path if data is None else io.BytesIO(data),
+                            header=0 if has_header else None, engine="c",
                             keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: malformed CSV ({_parser_detail(exc)}); expected {N_COLUMNS} "
@@ -70,9 +77,9 @@ def _read(path: Path, require_label: bool) -> tuple[np.ndarray, np.ndarray | Non
     return np.ascontiguousarray(pixel_values, dtype=np.uint8), labels
 
 
-def _sniff_header(path: Path) -> bool:
-    """True when the first line is a header: its first field is not a number."""
-    head = read_head(path, 65536, DataError)
+def _sniff_header(head: bytes, path: Path) -> bool:
+    """True when the first line of ``head`` (the file's first bytes) is a header: its first
+    field is not a number."""
     if not head.strip():
         raise DataError(f"{path}: empty file")
     if b"\0" in head:

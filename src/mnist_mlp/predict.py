@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -20,11 +21,15 @@ import numpy as np
 from PIL import Image
 
 from .digits import to_mnist, to_mnist_digits
-from .errors import ModelFileError, UserError
-from .images import ImageError, load_image
+from .errors import DataError, ModelFileError, UserError
+from .images import ImageError, is_image, load_image
 from .mnist_csv import read_pixel_csv
 from .nn import load_model
 from .splits import Normalization
+
+#: The input that stands for standard input, as with most command-line tools (a file named
+#: ``-`` is ``./-``), and the name its predictions and errors go by.
+STDIN, STDIN_NAME = "-", "<stdin>"
 
 #: A URL's scheme and ``//`` (two letters at least: ``C://`` is a Windows drive).
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
@@ -66,11 +71,19 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     """``paths`` with each directory replaced by the images and CSV files in it and in its
     subdirectories, by path, hidden ones (``.thumbnails/``) left out; a directory with none,
     one that cannot be read, and a URL add an error to ``failures``. Symbolic links to
-    directories are followed, each directory read once (a link back up the tree is no loop)."""
+    directories are followed, each directory read once (a link back up the tree is no loop).
+    ``STDIN`` stays, once: standard input can be read once."""
     readable = {ext for ext, kind in Image.registered_extensions().items()
                 if kind in Image.OPEN} | {".csv"}
     files = []
     for path in paths:
+        if path == STDIN:
+            if STDIN in files:
+                failures.append(ImageError(f"{STDIN_NAME}: '-' given twice; standard input "
+                                           f"is read once"))
+            else:
+                files.append(path)
+            continue
         if URL.match(path) and not os.path.lexists(path):
             # Path() would read "https://x/d.png" as the file https:/x/d.png, not found.
             url = urllib.parse.urlsplit(path)
@@ -107,6 +120,27 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     return files
 
 
+def read_stdin() -> bytes:
+    """All of standard input: an image or CSV text piped in (``STDIN``)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise ImageError(f"{STDIN_NAME}: a terminal, not an image or CSV; pipe one in "
+                         f"(predict - < digit.png)")
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise ImageError(f"{STDIN_NAME}: nothing was piped in")
+    return data
+
+
+def stdin_csv(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """``read_pixel_csv`` of piped-in data that is not an image: its error says both."""
+    try:
+        return read_pixel_csv(STDIN_NAME, data)
+    except DataError as exc:
+        detail = str(exc).removeprefix(f"{STDIN_NAME}: ")
+        raise ImageError(f"{STDIN_NAME}: not an image Pillow reads, nor CSV rows: "
+                         f"{detail}") from None
+
+
 def model_reading(model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     """The model file's reading: MNIST-style images (n, 784) -> its probabilities (n, 10),
     normalized as its training data was (the model's info records how)."""
@@ -126,6 +160,9 @@ def model_reading(model_path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
 def folder_label(path: str) -> int:
     """The digit an image's folder is named, as in a folder per class (mnist_png's
     ``testing/7/…``)."""
+    if path == STDIN:
+        raise ImageError(f"{STDIN_NAME}: piped in, not in a folder, so it has no label "
+                         f"(--folder-labels)")
     folder = Path(path).absolute().parent.name
     if len(folder) != 1 or folder not in "0123456789":
         raise ImageError(f"{path}: not in a folder named 0 to 9, so it has no label "
@@ -134,30 +171,38 @@ def folder_label(path: str) -> int:
 
 
 def predict_files(paths: list[str], model_path: str | Path, *, one_digit: bool = False,
-                  folder_labels: bool = False) -> tuple[list[Prediction], list[UserError]]:
+                  folder_labels: bool = False, only_csv: bool = False
+                  ) -> tuple[list[Prediction], list[UserError]]:
     """Predictions for image files (one per digit of a number, left to right, named
-    ``path:digitN``), CSV files (one per row, ``path:rowN``) and the images and CSV files in
-    and under directories, in input order, and the error of each input that could not be
-    read: one bad file does not cost the others theirs. With ``one_digit``, each image is
-    read as one digit; with ``folder_labels``, too, and labelled by its folder's name
-    (``folder_label``)."""
+    ``path:digitN``), CSV files (one per row, ``path:rowN``), the images and CSV files in
+    and under directories and an image or CSV piped in (``STDIN``, named ``STDIN_NAME``), in
+    input order, and the error of each input that could not be read: one bad file does not
+    cost the others theirs. With ``one_digit``, each image is read as one digit; with
+    ``folder_labels``, too, and labelled by its folder's name (``folder_label``); with
+    ``only_csv``, every input is read as CSV rows (``--kaggle``'s test.csv, perhaps piped
+    in), whatever its name or content."""
     read = model_reading(model_path)
     sources, pixels, labels, numbers, failures = [], [], [], [], []
     for path in input_files(paths, failures):
         try:
             of_number = None
-            if str(path).lower().endswith(".csv"):
-                rows, row_labels = read_pixel_csv(path)
-                names = [f"{path}:row{i + 1}" for i in range(len(rows))]
+            data = read_stdin() if path == STDIN else None
+            name = STDIN_NAME if path == STDIN else str(path)
+            if only_csv or data is None and name.lower().endswith(".csv"):
+                rows, row_labels = read_pixel_csv(name, data)
+                names = [f"{name}:row{i + 1}" for i in range(len(rows))]
+            elif data is not None and not is_image(data):
+                rows, row_labels = stdin_csv(data)
+                names = [f"{name}:row{i + 1}" for i in range(len(rows))]
             elif one_digit or folder_labels:
                 row_labels = [folder_label(path)] if folder_labels else None
-                rows, names = to_mnist(load_image(path), str(path))[np.newaxis], [str(path)]
+                rows, names = to_mnist(load_image(name, data), name)[np.newaxis], [name]
             else:
-                rows, row_labels = to_mnist_digits(load_image(path), str(path), read), None
-                names = [str(path)]
+                rows, row_labels = to_mnist_digits(load_image(name, data), name, read), None
+                names = [name]
                 if len(rows) > 1:
-                    names = [f"{path}:digit{i + 1}" for i in range(len(rows))]
-                    of_number = [(str(path), i + 1, len(rows)) for i in range(len(rows))]
+                    names = [f"{name}:digit{i + 1}" for i in range(len(rows))]
+                    of_number = [(name, i + 1, len(rows)) for i in range(len(rows))]
         except UserError as exc:
             failures.append(exc)
             continue
