@@ -6,9 +6,9 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation, center_of_mass, find_objects, label, sum_labels
 
-from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, mnist_field,
-                              stroke_width, thin_cuts, to_mnist, to_mnist_digits, true_runs,
-                              with_mnist_strokes)
+from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, is_sign_between,
+                              mnist_field, stroke_width, thin_cuts, to_mnist, to_mnist_digits,
+                              true_runs, with_mnist_strokes)
 from mnist_mlp.paper import PREVIEW_SIDE, in_photo, shrunk
 
 from drawings import drawn_number, drawn_one, drawn_seven, ink_box, reader
@@ -162,6 +162,37 @@ def test_a_stroke_apart_in_a_number_goes_with_the_digit_beside_it():
                            ink_box(expected.reshape(28, 28)))).max() <= 1
     assert np.abs(got[1] - expected).mean() < 8
     assert ink_box(got[1].reshape(28, 28))[3] - ink_box(got[1].reshape(28, 28))[2] >= 17
+
+
+@pytest.mark.parametrize("sign", ["dash", "plus", "equals"])
+def test_a_sign_between_digits_goes_with_neither(sign):
+    """A dash, a plus or an equals sign between a number's digits, clear of the top and bottom
+    fifths of their height, is left out: joined to the seven before it, it made it read 2."""
+    number = drawn_number((7, 1), gap=140)  # the gap: columns 180-320, rows 80-240
+    if sign == "dash":
+        number[152:168, 220:280] = 0
+    elif sign == "plus":
+        number[152:168, 220:280] = 0
+        number[130:190, 242:258] = 0
+    else:
+        number[135:150, 220:280] = 0
+        number[170:185, 220:280] = 0
+    got = to_mnist_digits(number).astype(int)
+    assert got.shape == (2, 784)
+    assert_each_as_if_alone(got, (7, 1))
+
+
+@pytest.mark.parametrize("top, bottom, sign", [
+    (140, 260, True), (139, 260, False), (140, 261, False),  # clear: a fifth of 100-300
+    (150, 170, True), (101, 130, False)])
+def test_a_sign_keeps_a_fifth_of_its_neighbours_joint_height_clear(top, bottom, sign):
+    """The joint height is the two nearest digits' together (here rows 100-300: the one
+    before the part 100-260, the one after it 140-300), not the number's."""
+    digit_parts = [(slice(0, 10), 1.0, 0, 160), (slice(20, 30), 1.0, 100, 260),
+                   (slice(50, 60), 1.0, 140, 300), (slice(70, 80), 1.0, 0, 400)]
+    assert is_sign_between(slice(32, 48), top, bottom, digit_parts) == sign
+    assert not is_sign_between(slice(82, 90), 150, 170, digit_parts)  # after the last
+    assert not is_sign_between(slice(32, 48), 150, 170, digit_parts[1:2])
 
 
 def test_one_digit_reads_as_to_mnist_makes_it():

@@ -161,7 +161,8 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     the ink, not of the image, so that a number small in the photo splits as a large one
     does), and each part must be a digit by the sizes above; the parts that are not (a
     speck, a stroke apart, a margin line, a second line of writing) go with the nearest digit,
-    and with fewer than two digits the image is one digit. Gaps of 6% of the height split
+    but a sign between two digits with neither (``is_sign_between``), and with fewer than two
+    digits the image is one digit. Gaps of 6% of the height split
     pen-drawn MNIST digits (photos.py's pen, whose lines break) in 8 of 500 and 9 of 300;
     10%, in 1 and 1, and numbers whose digits are 12% of their height apart or more split
     right. Heights of 0.75-1.33 times the main part's split 0 and 1 of those digits, but
@@ -181,19 +182,43 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
                       rows[0], rows[-1] + 1))
     _, main_ink, main_top, main_bottom = max(parts, key=lambda part: part[1])
     low, high = (bound * (main_bottom - main_top) for bound in DIGIT_HEIGHTS)
-    digits = [cols for cols, mass, top, bottom in parts
-              if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
-              and top < main_bottom and main_top < bottom]
-    if len(digits) < 2:
+    digit_parts = [(cols, mass, top, bottom) for cols, mass, top, bottom in parts
+                   if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
+                   and top < main_bottom and main_top < bottom]
+    if len(digit_parts) < 2:
         return []
+    digits = [cols for cols, *_ in digit_parts]
     # The other parts go with the digit nearest them, whose box then takes them or leaves them
-    # out as it does for one digit: the left of a 4 written in two strokes, a 7's bar.
+    # out as it does for one digit: the left of a 4 written in two strokes, a 7's bar; but not
+    # a sign between two digits.
     starts, stops = [d.start for d in digits], [d.stop for d in digits]
-    for cols, *_ in parts:
+    for cols, _, top, bottom in parts:
+        if is_sign_between(cols, top, bottom, digit_parts):
+            continue
         nearest = int(np.argmin([max(d.start - cols.stop, cols.start - d.stop) for d in digits]))
         starts[nearest] = min(starts[nearest], cols.start)
         stops[nearest] = max(stops[nearest], cols.stop)
     return [slice(start, stop) for start, stop in zip(starts, stops)]
+
+
+#: A part between two digits that keeps this share of their joint height clear above and below
+#: it is a sign (a dash, a plus, an equals sign), no digit's: joined to the nearer digit, a
+#: dash made a 7 read as a 2.
+SIGN_CLEAR = 0.2
+
+
+def is_sign_between(cols: slice, top: int, bottom: int,
+                    digit_parts: list[tuple[slice, float, int, int]]) -> bool:
+    """Whether the part in columns ``cols``, rows ``top`` to ``bottom`` (not a digit), lies
+    between two of ``digit_parts`` (columns, ink, top, bottom; left to right) and within the
+    middle of their joint height, ``SIGN_CLEAR`` of it clear above and below."""
+    left = [part for part in digit_parts if part[0].stop <= cols.start]
+    right = [part for part in digit_parts if cols.stop <= part[0].start]
+    if not left or not right:
+        return False
+    span_top, span_bottom = min(left[-1][2], right[0][2]), max(left[-1][3], right[0][3])
+    clear = SIGN_CLEAR * (span_bottom - span_top)
+    return span_top + clear <= top and bottom <= span_bottom - clear
 
 
 #: Narrower columns free of ink may still part two digits written close together: from this
