@@ -6,9 +6,9 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation, center_of_mass, find_objects, label, sum_labels
 
-from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, is_sign_between,
-                              mnist_field, stroke_width, thin_cuts, to_mnist, to_mnist_digits,
-                              true_runs, with_mnist_strokes)
+from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, is_close_dash,
+                              is_sign_between, mnist_field, stroke_width, thin_cuts, to_mnist,
+                              to_mnist_digits, true_runs, with_mnist_strokes)
 from mnist_mlp.paper import PREVIEW_SIDE, in_photo, shrunk
 
 from drawings import drawn_number, drawn_one, drawn_seven, ink_box, reader
@@ -254,6 +254,36 @@ def test_close_digits_a_wide_gap_apart_part_however_low_each_reads():
     assert_each_as_if_alone(got, (0, 0))
     np.testing.assert_array_equal(to_mnist_digits(image, read=reader(digit=0.4, whole=0.5)),
                                   to_mnist(image)[None, :])
+
+
+@pytest.mark.parametrize("mark, left_out", [
+    ("dash", True), ("thick dash", False), ("dash near the seven", False),
+    ("dash high up", False)])
+def test_a_dash_close_between_digits_goes_with_neither(mark, left_out):
+    """A dash 12 pixels from each digit (7% of their height: one part for digit_columns, wide
+    gaps for close_digits) is left out of both; one that is not flat (is_close_dash), one
+    under a wide gap from a digit, or one not in the middle of the height goes with a digit,
+    as a 4's bar broken off on both sides by narrower gaps does."""
+    number = drawn_number((7, 1), gap=87)  # ink: the seven to column 188, the one from 304
+    rows, cols = {"dash": ((152, 168), (200, 292)), "thick dash": ((136, 184), (200, 292)),
+                  "dash near the seven": ((152, 168), (194, 292)),
+                  "dash high up": ((100, 116), (200, 292))}[mark]
+    number[slice(*rows), slice(*cols)] = 0
+    got = to_mnist_digits(number, read=reader()).astype(int)
+    assert got.shape == (2, 784)
+    alone = [to_mnist(drawn_number([digit])).astype(int) for digit in (7, 1)]
+    assert all(np.abs(field - digit).mean() < 8 for field, digit in zip(got, alone)) == left_out
+
+
+@pytest.mark.parametrize("rows, width, dash", [
+    ((90, 100), 40, True), ((90, 100), 39, False),  # a quarter of the part's 160 rows long
+    ((80, 100), 40, True), ((79, 100), 40, False),  # twice as wide as tall
+    ((72, 82), 40, True), ((71, 81), 40, False), ((158, 168), 40, True),
+    ((159, 169), 40, False)])  # a fifth of the height (32 rows) clear above and below
+def test_a_close_dash_is_flat_long_and_in_the_middle(rows, width, dash):
+    piece = np.zeros((200, width), bool)
+    piece[slice(*rows)] = True
+    assert is_close_dash(piece, 40, 200) == dash
 
 
 def test_close_digits_with_many_gaps_part_at_the_wide_ones():

@@ -216,7 +216,13 @@ def is_sign_between(cols: slice, top: int, bottom: int,
     right = [part for part in digit_parts if cols.stop <= part[0].start]
     if not left or not right:
         return False
-    span_top, span_bottom = min(left[-1][2], right[0][2]), max(left[-1][3], right[0][3])
+    return in_the_middle(top, bottom, min(left[-1][2], right[0][2]),
+                         max(left[-1][3], right[0][3]))
+
+
+def in_the_middle(top: int, bottom: int, span_top: int, span_bottom: int) -> bool:
+    """Whether rows ``top`` to ``bottom`` leave ``SIGN_CLEAR`` of the rows ``span_top`` to
+    ``span_bottom`` clear above and below them."""
     clear = SIGN_CLEAR * (span_bottom - span_top)
     return span_top + clear <= top and bottom <= span_bottom - clear
 
@@ -242,6 +248,16 @@ CLOSE_WIDE_GAP = 0.05
 
 #: Each such digit's least share of the part's ink.
 CLOSE_DIGIT_INK = 0.05
+
+#: A piece between two digits of a parting, with gaps of ``CLOSE_WIDE_GAP`` or wider on both
+#: sides, is a dash that goes with neither when it is this many times as wide as tall or more,
+#: this share of the part's height long or longer, and leaves ``SIGN_CLEAR`` of the height
+#: clear above and below. photos.py's three digits with dashes 10% of their height apart (one
+#: part, as ``digit_columns`` found it) read 35.5% right, now 91.0%, and no other row moved.
+#: Any piece in the middle (a plus, an equals sign) cost its pen-drawn numbers 0.5-2.5 points
+#: in four rows (a 4's arm, or a broken stroke, dropped); the dash's shape without the wide
+#: gaps, 0.5 in two (a 4's bar, broken off by gaps of 3-4% of the height, dropped).
+CLOSE_DASH_FLAT, CLOSE_DASH_LONG = 2, 0.25
 
 #: Partings are tried at up to this many cuts less one (2^(n-1) ways to part n pieces): at all
 #: of a part's gaps if it has fewer, else at its wide gaps alone if they are fewer; thin columns
@@ -270,7 +286,8 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     (any probability where every cut is at a gap ``CLOSE_WIDE_GAP`` of the height wide or
     wider), the one whose digits read with the highest mean log probability wins, if that
     beats the whole part's reading (by ``THIN_CUT_MARGIN`` if cut at a thin column; ``field``:
-    columns -> MNIST image; ``read``: images -> the model's probabilities)."""
+    columns -> MNIST image; ``read``: images -> the model's probabilities). A dash between two
+    of its digits (``CLOSE_DASH_FLAT``) goes with neither."""
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     height = rows[-1] + 1 - rows[0]
@@ -301,6 +318,11 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         return bool(band_rows[-1] + 1 - band_rows[0] >= least_height
                     and ink[:, starts[i]:stops[j - 1]].sum() >= least_ink)
 
+    @cache
+    def is_dash(i: int, j: int) -> bool:
+        return (seams[i - 1] in wide_gaps and seams[j - 1] in wide_gaps
+                and is_close_dash(inked[:, starts[i]:stops[j - 1]], rows[0], rows[-1] + 1))
+
     def cols(i: int, j: int) -> slice:
         return slice(columns.start + starts[i], columns.start + stops[j - 1])
 
@@ -310,7 +332,9 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     for cuts in itertools.product((False, True), repeat=len(cuttable)):
         cut = [k for k, chosen in zip(cuttable, cuts) if chosen]
         ends = [0, *(k + 1 for k in cut), len(starts)]
-        digits = list(zip(ends[:-1], ends[1:]))
+        runs = list(zip(ends[:-1], ends[1:]))
+        digits = [run for k, run in enumerate(runs)
+                  if not (0 < k < len(runs) - 1 and is_dash(*run))]
         if len(digits) > 1 and all(is_digit(*d) for d in digits):
             partings.append((digits, not all(seams[k] in wide_gaps for k in cut),
                              THIN_CUT_MARGIN if any(seams[k] in thin for k in cut) else 0.0))
@@ -331,6 +355,18 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         return [columns]
     _, digits = max(scored, key=lambda scored_parting: scored_parting[0])
     return [cols(*d) for d in digits]
+
+
+def is_close_dash(piece: np.ndarray, top: int, bottom: int) -> bool:
+    """Whether ``piece``, an ink mask (the part's rows, the piece's columns) of a part whose ink
+    lies in rows ``top`` to ``bottom``, is a dash: ``CLOSE_DASH_FLAT`` times as wide as tall,
+    ``CLOSE_DASH_LONG`` of the height long, in the middle of it (``in_the_middle``)."""
+    piece_rows = np.flatnonzero(piece.any(axis=1))
+    piece_top, piece_bottom = piece_rows[0], piece_rows[-1] + 1
+    width = piece.shape[1]
+    return bool(width >= CLOSE_DASH_FLAT * (piece_bottom - piece_top)
+                and width >= CLOSE_DASH_LONG * (bottom - top)
+                and in_the_middle(piece_top, piece_bottom, top, bottom))
 
 
 def thin_cuts(inked: np.ndarray, gaps: list[tuple[int, int]],
