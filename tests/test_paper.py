@@ -356,6 +356,17 @@ def test_a_bold_light_one_is_not_a_sheet_but_a_strip_of_paper_is():
         pytest.approx((2 * np.hypot(25, 100)) / 150)
 
 
+@pytest.mark.parametrize("grey_pixels, sheet", [(1, False), (3, False), (4, True)])
+def test_a_sheet_holds_four_pixels_of_ink_or_more(grey_pixels, sheet):
+    """A bold 1 enlarged (bicubic) to 112 pixels: a light bar 10 wide and 80 tall, with one
+    pixel of grey inside, passed for a strip of paper (MNIST's test digit 3669, and 9336 at
+    84): its ink, a thousandth of the strip's pixels or more, was too little for a stroke."""
+    one = np.zeros((112, 112), np.float32)
+    one[20:100, 50:60] = 1.0
+    one[40, 54:54 + grey_pixels] = 0.5
+    assert (sheet_of_paper(one, one, 0.0) is not None) == sheet
+
+
 @pytest.mark.parametrize("paper", [0.9, 1.0])  # grey paper, and white paper clipped at white
 def test_noisy_blank_paper_holds_no_digit(paper):
     """Before the paper's level and the noise floor, such a photo gave a 'digit' made of its

@@ -85,6 +85,12 @@ def in_photo(box: tuple[slice, slice], preview_shape: tuple[int, int],
 MAX_SHEET_ASPECT, STROKE_INK_LENGTH = 3.0, 0.8
 
 
+#: The fewest pixels of ink (on the preview) a sheet holds. Enlarged (bicubic) to 84 and 112
+#: pixels, two bold 1s of MNIST's test digits, light bars with one grey pixel inside, passed
+#: for strips of paper: "no digit found". One pixel is the enlargement's, not a mark.
+MIN_SHEET_INK = 4
+
+
 def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """A photo of a sheet on a darker desk (``preview``: a smaller copy of it, ``edge``: the
@@ -94,8 +100,9 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
     for the digit. A sheet is the largest bright region, holes (the ink) filled, that is
     mostly bright inside (85% or more), since ink is thin, but holds some ink: 0.1% of it or
-    more at least a quarter of the way from the paper's level to the desk's (a pen's line,
-    averaged on the preview, can be fainter than the bright threshold). A light digit's filled
+    more, and ``MIN_SHEET_INK`` pixels or more, at least a quarter of the way from the paper's
+    level to the desk's (a pen's line, averaged on the preview, can be fainter than the bright
+    threshold). A light digit's filled
     outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
     inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
     MNIST's 10,000 test digits still passed for sheets, at 40% none), or be a quadrilateral:
@@ -130,7 +137,8 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     paper = np.median(values)
     bright_share = bright[region].mean()
     ink_level = paper - 0.25 * (paper - edge)
-    if bright_share < 0.6 or np.mean(values < ink_level) < 0.001:
+    if bright_share < 0.6 or np.count_nonzero(values < ink_level) < max(
+            0.001 * values.size, MIN_SHEET_INK):
         return None
     corners = enclosing_quadrilateral(region)  # after the cheaper tests, which most digits fail
     quadrilateral = (np.count_nonzero(region) / polygon_area(corners) >= 0.9
