@@ -98,23 +98,23 @@ def sheet_of_paper(gray: np.ndarray, preview: np.ndarray, edge: float
     upright (``upright_sheet``), and the mask of the desk left in it; None for anything else.
 
     Its edges are dark, as those of a light digit on black, so the sheet itself would be taken
-    for the digit. A sheet is the largest bright region, holes (the ink) filled, that is
-    mostly bright inside (85% or more), since ink is thin, but holds some ink: 0.1% of it or
-    more, and ``MIN_SHEET_INK`` pixels or more, at least a quarter of the way from the paper's
-    level to the desk's (a pen's line, averaged on the preview, can be fainter than the bright
-    threshold). A light digit's filled
-    outline (a "0" is a disc) is half hollow, or (a bold "0" whose hole closed) has no dark
-    inside at all. The region must also cover 40% of the image or more (at a 30% rule, 15 of
-    MNIST's 10,000 test digits still passed for sheets, at 40% none), or be a quadrilateral:
-    fill 90% or more of its ``enclosing_quadrilateral``, not be a ``light_stroke``, and cover 5%
-    or more. A sheet filled 98-100% at any angle, and 99% seen at an angle with its far edge
-    50-80% as wide as its near one; of the MNIST test digits under 40% that passed the other
-    tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000 and 3,000). A
-    quadrilateral need only be 60% bright: a bold digit on a small sheet inks more of it
-    (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200 sheets
-    were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those 13,000
-    MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did; told apart
-    as light strokes, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels.
+    for the digit. A sheet is the largest bright region, holes (the ink) filled, that is mostly
+    bright inside (85% or more), since ink is thin, but holds some ink: 0.1% of it or more, and
+    ``MIN_SHEET_INK`` pixels or more, at least a quarter of the way from the paper's level to
+    the desk's (a pen's line, averaged on the preview, can be fainter than the bright
+    threshold). A light digit's filled outline (a "0" is a disc) is half hollow, or (a bold "0"
+    whose hole closed) has no dark inside at all. The region must also cover 40% of the image or
+    more (at a 30% rule, 15 of MNIST's 10,000 test digits still passed for sheets, at 40% none),
+    or be a quadrilateral: fill 90% or more of its ``enclosing_quadrilateral``, not be a
+    ``light_stroke``, and cover 5% or more. A sheet filled 98-100% at any angle, and 99% seen at
+    an angle with its far edge 50-80% as wide as its near one; of the MNIST test digits under
+    40% that passed the other tests, the fullest filled 86% at 28 pixels and 87% at 112 (10,000
+    and 3,000). A quadrilateral need only be 60% bright: a bold digit on a small sheet inks more
+    of it (photos.py's sheet 30% of the photo, the digit across 91% of its width: 31 of 200
+    sheets were 76-85% bright, and 26 digits read wrong, 25 as a 0). With that, none of those
+    13,000 MNIST images passed (nor at 50%), but enlarged, 2 to 5 bold 1s of the 10,000 did;
+    told apart as light strokes, none of the 10,000 at 28, 84, 112, 140, 200 or 280 pixels
+    (bilinear; bicubic, two with one grey pixel inside until ``MIN_SHEET_INK``).
 
     The region is found on the preview, and a band of 2% of the sheet's width inside its
     outline counts as desk: a camera blurs the sheet's edge over several pixels, and the greys

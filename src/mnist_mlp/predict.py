@@ -79,8 +79,8 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
     for path in paths:
         if path == STDIN:
             if STDIN in files:
-                failures.append(ImageError(f"{STDIN_NAME}: '-' given twice; standard input "
-                                           f"is read once"))
+                failures.append(UserError(f"{STDIN_NAME}: '-' given twice; standard input "
+                                          f"is read once"))
             else:
                 files.append(path)
             continue
@@ -123,11 +123,11 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
 def read_stdin() -> bytes:
     """All of standard input: an image or CSV text piped in (``STDIN``)."""
     if sys.stdin is None or sys.stdin.isatty():
-        raise ImageError(f"{STDIN_NAME}: a terminal, not an image or CSV; pipe one in "
-                         f"(predict - < digit.png)")
+        raise UserError(f"{STDIN_NAME}: a terminal, not an image or CSV; pipe one in "
+                        f"(predict - < digit.png)")
     data = sys.stdin.buffer.read()
     if not data:
-        raise ImageError(f"{STDIN_NAME}: nothing was piped in")
+        raise UserError(f"{STDIN_NAME}: nothing was piped in")
     return data
 
 
@@ -188,11 +188,10 @@ def predict_files(paths: list[str], model_path: str | Path, *, one_digit: bool =
             of_number = None
             data = read_stdin() if path == STDIN else None
             name = STDIN_NAME if path == STDIN else str(path)
-            if only_csv or data is None and name.lower().endswith(".csv"):
-                rows, row_labels = read_pixel_csv(name, data)
-                names = [f"{name}:row{i + 1}" for i in range(len(rows))]
-            elif data is not None and not is_image(data):
-                rows, row_labels = stdin_csv(data)
+            if only_csv or (name.lower().endswith(".csv") if data is None
+                            else not is_image(data)):
+                rows, row_labels = read_pixel_csv(name, data) if data is None or only_csv \
+                    else stdin_csv(data)
                 names = [f"{name}:row{i + 1}" for i in range(len(rows))]
             elif one_digit or folder_labels:
                 row_labels = [folder_label(path)] if folder_labels else None
