@@ -156,18 +156,17 @@ DIGIT_GAP = 0.1
 
 def digit_columns(preview: np.ndarray) -> list[slice]:
     """The columns of each digit of a number written left to right in ``preview`` (the ink,
-    bright, shrunk to ``PREVIEW_SIDE``), or none for one digit. Digits are told apart by
-    columns free of ink, as wide as ``DIGIT_GAP`` of the ink's height or wider (a share of
-    the ink, not of the image, so that a number small in the photo splits as a large one
-    does), and each part must be a digit by the sizes above; the parts that are not (a
-    speck, a stroke apart, a margin line, a second line of writing) go with the nearest digit,
-    but a sign between two digits with neither (``is_sign_between``), and with fewer than two
-    digits the image is one digit. Gaps of 6% of the height split
-    pen-drawn MNIST digits (photos.py's pen, whose lines break) in 8 of 500 and 9 of 300;
-    10%, in 1 and 1, and numbers whose digits are 12% of their height apart or more split
-    right. Heights of 0.75-1.33 times the main part's split 0 and 1 of those digits, but
-    miscounted 9 of 100 pen-drawn three-digit numbers (MNIST's digits, boxed by their longer
-    side, differ in height); 0.7-1.43, 2 (docs/predict.md)."""
+    bright, shrunk to ``PREVIEW_SIDE``), or none for one digit. Digits are told apart by columns
+    free of ink, as wide as ``DIGIT_GAP`` of the ink's height or wider (a share of the ink, not
+    of the image, so that a number small in the photo splits as a large one does), and each part
+    must be a digit by the sizes above; the parts that are not (a speck, a stroke apart, a
+    margin line, a second line of writing) go with the nearest digit, but a sign between two
+    digits with neither (``is_sign_between``), and with fewer than two digits the image is one
+    digit. Gaps of 6% of the height split pen-drawn MNIST digits (photos.py's pen, whose lines
+    break) in 8 of 500 and 9 of 300; 10%, in 1 and 1, and numbers whose digits are 12% of their
+    height apart or more split right. Heights of 0.75-1.33 times the main part's split 0 and 1
+    of those digits, but miscounted 9 of 100 pen-drawn three-digit numbers (MNIST's digits,
+    boxed by their longer side, differ in height); 0.7-1.43, 2 (docs/predict.md)."""
     inked = preview > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
