@@ -317,6 +317,10 @@ def test_standard_input_as_a_shell_gives_it(finished, tmp_path):
         os.close(terminal)
     assert from_terminal.returncode == 1
     assert from_terminal.stderr.startswith("error: <stdin>: a terminal")
+    closed = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120, preexec_fn=lambda: os.close(0))
+    assert closed.returncode == 1
+    assert closed.stderr == "error: <stdin>: closed; pipe one in (predict - < digit.png)\n"
 
 
 @pytest.mark.parametrize("setup, expected", [

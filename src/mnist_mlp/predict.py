@@ -122,9 +122,9 @@ def input_files(paths: list[str], failures: list[UserError]) -> list[str]:
 
 def read_stdin() -> bytes:
     """All of standard input: an image or CSV text piped in (``STDIN``)."""
-    if sys.stdin is None or sys.stdin.isatty():
-        raise UserError(f"{STDIN_NAME}: a terminal, not an image or CSV; pipe one in "
-                        f"(predict - < digit.png)")
+    if sys.stdin is None or sys.stdin.isatty():  # None: started with standard input closed
+        what = "closed" if sys.stdin is None else "a terminal, not an image or CSV"
+        raise UserError(f"{STDIN_NAME}: {what}; pipe one in (predict - < digit.png)")
     data = sys.stdin.buffer.read()
     if not data:
         raise UserError(f"{STDIN_NAME}: nothing was piped in")
