@@ -22,6 +22,7 @@ from tqdm import tqdm
 from .errors import ParamsError, TrainingDiverged
 from .augment import Augmenter
 from .batches import BatchImages
+from .cpu_claims import cpu_claim
 from .nn import (MLP, Architecture, Dense, Optimizer, Schedule, build_mlp, compiled,
                  init_weights, make_optimizer)
 from .params import AugmentParams, ModelParams, TrainParams
@@ -178,12 +179,13 @@ class TrainObserver:
 def train(model_params: ModelParams, params: TrainParams, train_split: Split,
           train_targets: np.ndarray, dev_split: Split, dev_targets: np.ndarray,
           augment: AugmentParams | None = None, progress: str = "none",
-          observer: TrainObserver | None = None) -> TrainResult:
+          observer: TrainObserver | None = None, wait_for_cpus: bool = True) -> TrainResult:
     """Train a new model; raises TrainingDiverged as soon as the loss is not finite.
 
     ``progress``: "bar" (a tqdm bar, for terminals), "lines" (one printed line per epoch, for
     logs such as DVC's queue) or "none". ``observer`` (a ``TrainObserver``) is told when the
-    run starts and each epoch ends.
+    run starts and each epoch ends. With ``wait_for_cpus``, the run first claims a CPU per BLAS
+    thread, waiting while other trainings hold them (cpu_claims.py).
     """
     observer = observer or TrainObserver()
     n = len(train_split.x)
@@ -220,15 +222,16 @@ def train(model_params: ModelParams, params: TrainParams, train_split: Split,
     predicted = np.empty(n, np.intp)  # the epoch's argmax per row, in training order
     result = TrainResult(model, blas_threads=threads)
     flat = model.flatten_parameters()  # optimizer steps are a few calls over all parameters
-    if model.fused:  # numba's one-time set-up, before the first epoch's clock starts
-        compiled.set_up(flat.params[0].dtype)
-    observer.started(model, optimizer)
-    first_loss = None
-    bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
-               disable=progress != "bar")
+    claim = cpu_claim(threads, usable_cpus()) if wait_for_cpus else contextlib.nullcontext()
     # Overflow on the way to divergence is detected and reported below, not warned about.
-    with training_threads(result.blas_threads, optimizer, full_batch) as result.shared_pool, \
+    with claim, training_threads(threads, optimizer, full_batch) as result.shared_pool, \
             np.errstate(over="ignore", invalid="ignore"):
+        if model.fused:  # numba's one-time set-up, before the first epoch's clock starts
+            compiled.set_up(flat.params[0].dtype)
+        observer.started(model, optimizer)
+        first_loss = None
+        bar = tqdm(range(1, params.epochs + 1), desc="train", unit="epoch",
+                   disable=progress != "bar")
         images = None if full_batch else BatchImages(train_split, parallel=result.shared_pool)
         for epoch in bar:
             start = time.perf_counter()
