@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,19 @@ REPO = Path(__file__).resolve().parents[1]
 RUNNING_LOCK = REPO / f"constraints-py{sys.version_info[0]}.{sys.version_info[1]}.txt"
 MNIST_HEADER = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def own_cpu_claims(tmp_path_factory):
+    """Trainings claim CPUs through lock files in the temporary directory (cpu_claims.py), and
+    one that waits says so on standard error. Each test process (an xdist worker) gets a
+    temporary directory of its own, which the stages it runs inherit (TMPDIR), so a training
+    never waits for another worker's and every test sees the same output."""
+    claims = tmp_path_factory.mktemp("cpu-claims")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(claims))
+        patch.setattr(tempfile, "tempdir", str(claims))
+        yield
 
 
 @pytest.fixture
