@@ -2,13 +2,13 @@
 
 OpenBLAS's threads wait for each other by spinning, so two trainings whose BLAS threads share
 CPUs stall each other's every product: on the 2-CPU EPYC (2026-12-07) two default trainings
-started together took 5.6-9.9 s per epoch each against 1.1-1.2 s for one alone, 16 s for two
-epochs each against 6.4 s for the two one after the other. So a training claims one CPU per
-BLAS thread for as long as it trains, and waits, saying so, while fewer are free. The claims
-are file locks (``flock``), one file per CPU in the temporary directory, seen by every process
-on the machine with the same CPUs (a ``dvc exp run -j 2`` queue, two checkouts, notebooks); a
-lock goes with its process, however that ends. Where ``flock`` does not exist (Windows),
-nobody waits.
+started together took 5.6-9.9 s per epoch each against 1.1-1.2 s for one alone: 16.1 and 16.4 s
+for two epochs each, where one alone took 3.2 s and, with claims, the second 6.2 s from its
+start, waiting for the first included. So a training claims one CPU per BLAS thread for as long
+as it trains, and waits, saying so, while fewer are free. The claims are file locks (``flock``),
+one file per CPU in the temporary directory, seen by every process on the machine with the same
+CPUs (a ``dvc exp run -j 2`` queue, two checkouts, notebooks); a lock goes with its process,
+however that ends. Where ``flock`` does not exist (Windows), nobody waits.
 """
 
 from __future__ import annotations
