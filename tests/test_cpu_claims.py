@@ -35,8 +35,25 @@ class Waiter(threading.Thread):
             self.release.wait(30)
 
 
-def claimed_soon(waiter, seconds=0.6):
+def started(threads, cpus, lock_dir):
+    waiter = Waiter(threads, cpus, lock_dir)
+    waiter.start()
+    return waiter
+
+
+def claimed(waiter, seconds=5.0):
     return waiter.claimed.wait(seconds)
+
+
+def still_waiting(waiter):
+    """Not claimed after 0.6 s: a claim that is free takes milliseconds."""
+    return not waiter.claimed.wait(0.6)
+
+
+def finish(*waiters):
+    for waiter in waiters:
+        waiter.release.set()
+        waiter.join(5)
 
 
 def test_affinity_key_names_the_cpus_as_ranges(monkeypatch):
@@ -58,66 +75,51 @@ def test_a_training_claims_a_cpu_per_blas_thread():
 
 
 def test_a_second_training_on_the_same_cpus_waits_for_the_first(tmp_path):
-    first = Waiter(2, 2, tmp_path)
-    first.start()
-    assert claimed_soon(first) and first.waited < 0.5 and first.said == []
-    second = Waiter(1, 2, tmp_path)  # one thread, but both CPUs are taken
-    second.start()
-    assert not claimed_soon(second)
+    first = started(2, 2, tmp_path)
+    assert claimed(first) and first.waited < 0.5 and first.said == []
+    second = started(1, 2, tmp_path)  # one thread, but both CPUs are taken
+    assert still_waiting(second)
     assert len(second.said) == 1
-    assert second.said[0].startswith(f"waiting for another training on CPUs {affinity_key()}")
+    # The holder is this process (another thread): no pid to name.
+    assert second.said[0].startswith(
+        f"waiting for another training on CPUs {affinity_key()} to finish: ")
     assert "needs 1 of them to itself for its BLAS threads" in second.said[0]
-    first.release.set()
-    assert claimed_soon(second, 5) and second.waited >= 0.5
-    second.release.set()
-    second.join(5)
+    finish(first)
+    assert claimed(second) and second.waited >= 0.5
+    finish(second)
 
 
 def test_one_thread_trainings_share_two_cpus_and_a_third_waits(tmp_path):
-    a, b, c = (Waiter(1, 2, tmp_path) for _ in range(3))
-    a.start()
-    b.start()
-    assert claimed_soon(a) and claimed_soon(b) and a.said == b.said == []
-    c.start()
-    assert not claimed_soon(c) and len(c.said) == 1
-    b.release.set()
-    assert claimed_soon(c, 5)
-    for waiter in (a, c):
-        waiter.release.set()
-        waiter.join(5)
+    a, b = started(1, 2, tmp_path), started(1, 2, tmp_path)
+    assert claimed(a) and claimed(b) and a.said == b.said == []
+    c = started(1, 2, tmp_path)
+    assert still_waiting(c) and len(c.said) == 1
+    finish(b)
+    assert claimed(c)
+    finish(a, c)
 
 
 def test_a_waiting_training_never_holds_part_of_what_it_needs(tmp_path):
     """A 2-thread training waiting beside a 1-thread one must leave the free CPU free, or a
     second 1-thread training would wait for nothing."""
-    one = Waiter(1, 2, tmp_path)
-    one.start()
-    assert claimed_soon(one)
-    two = Waiter(2, 2, tmp_path)
-    two.start()
-    assert not claimed_soon(two)
-    other_one = Waiter(1, 2, tmp_path)
-    other_one.start()
-    assert claimed_soon(other_one) and other_one.said == []
-    for waiter in (one, other_one):
-        waiter.release.set()
-        waiter.join(5)
-    assert claimed_soon(two, 5)
-    two.release.set()
-    two.join(5)
+    one = started(1, 2, tmp_path)
+    assert claimed(one)
+    two = started(2, 2, tmp_path)
+    assert still_waiting(two)
+    other_one = started(1, 2, tmp_path)
+    assert claimed(other_one) and other_one.said == []
+    finish(one, other_one)
+    assert claimed(two)
+    finish(two)
 
 
 def test_different_cpu_sets_do_not_wait_for_each_other(tmp_path, monkeypatch):
-    first = Waiter(2, 2, tmp_path)
-    first.start()
-    assert claimed_soon(first)
+    first = started(2, 2, tmp_path)
+    assert claimed(first)
     monkeypatch.setattr(cpu_claims, "affinity_key", lambda: "2-3")
-    other = Waiter(2, 2, tmp_path)
-    other.start()
-    assert claimed_soon(other) and other.said == []
-    for waiter in (first, other):
-        waiter.release.set()
-        waiter.join(5)
+    other = started(2, 2, tmp_path)
+    assert claimed(other) and other.said == []
+    finish(first, other)
 
 
 def test_without_lock_files_nobody_waits(tmp_path):
@@ -147,18 +149,16 @@ def holder(lock_dir):
 @pytest.mark.parametrize("end", ["exit", "kill"])
 def test_another_process_s_claim_names_it_and_ends_with_it(tmp_path, end):
     process = holder(tmp_path)
-    waiter = Waiter(2, 2, tmp_path)
-    waiter.start()
-    assert not claimed_soon(waiter)
+    waiter = started(2, 2, tmp_path)
+    assert still_waiting(waiter)
     assert f"CPUs {affinity_key()} (pid {process.pid}) to finish" in waiter.said[0]
     if end == "exit":
         process.stdin.close()
     else:  # a lock goes with its process, however that ends
         process.send_signal(signal.SIGKILL)
     process.wait(10)
-    assert claimed_soon(waiter, 5)
-    waiter.release.set()
-    waiter.join(5)
+    assert claimed(waiter)
+    finish(waiter)
 
 
 def test_train_waits_for_the_cpus_unless_told_not_to(tmp_path, monkeypatch, capsys):
