@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation, center_of_mass, find_objects, label, sum_labels
 
 from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, is_close_dash,
-                              is_sign_between, mnist_field, stroke_width, thin_cuts, to_mnist,
+                              is_sign, mnist_field, stroke_width, thin_cuts, to_mnist,
                               to_mnist_digits, true_runs, with_mnist_strokes)
 from mnist_mlp.paper import PREVIEW_SIDE, in_photo, shrunk
 
@@ -182,6 +182,30 @@ def test_a_sign_between_digits_goes_with_neither(sign):
     assert_each_as_if_alone(got, (7, 1))
 
 
+@pytest.mark.parametrize("digits", [(7,), (7, 1)])
+def test_a_minus_before_a_number_goes_with_no_digit(digits):
+    """A dash before the first digit (a minus, 40 pixels before it), clear of the top and
+    bottom fifths of its height, is left out, for one digit as for more."""
+    number = drawn_number(digits, gap=40, paper=(80, 200))  # the first digit: columns 200-300
+    number[152:168, 100:160] = 0
+    got = to_mnist_digits(number).astype(int)
+    assert got.shape == (len(digits), 784)
+    assert_each_as_if_alone(got, digits)
+
+
+@pytest.mark.parametrize("cols, rows, sign", [
+    ((20, 160), (152, 168), True),      # a minus
+    ((20, 160), (110, 126), False),     # a dash in the top fifth
+    ((100, 160), (130, 190), False),    # as tall as wide: a plus, or a stroke broken off
+    ((20, 160), (150, 200), False),     # flat but a third of the height tall (a 4's arm)
+    ((130, 160), (155, 165), False),    # under a quarter of the height long
+    ((305, 335), (130, 190), True),     # between two digits any shape in the middle is one
+    ((460, 520), (152, 168), False)])   # after the last digit: a 7's bar written apart
+def test_before_the_first_digit_only_a_dash_is_a_sign(cols, rows, sign):
+    digit_parts = [(slice(200, 300), 1.0, 80, 240), (slice(340, 440), 1.0, 80, 240)]
+    assert is_sign(slice(*cols), *rows, digit_parts) == sign
+
+
 @pytest.mark.parametrize("top, bottom, sign", [
     (140, 260, True), (139, 260, False), (140, 261, False),  # clear: a fifth of 100-300
     (150, 170, True), (101, 130, False)])
@@ -190,9 +214,9 @@ def test_a_sign_keeps_a_fifth_of_its_neighbours_joint_height_clear(top, bottom, 
     before the part 100-260, the one after it 140-300), not the number's."""
     digit_parts = [(slice(0, 10), 1.0, 0, 160), (slice(20, 30), 1.0, 100, 260),
                    (slice(50, 60), 1.0, 140, 300), (slice(70, 80), 1.0, 0, 400)]
-    assert is_sign_between(slice(32, 48), top, bottom, digit_parts) == sign
-    assert not is_sign_between(slice(82, 90), 150, 170, digit_parts)  # after the last
-    assert not is_sign_between(slice(32, 48), 150, 170, digit_parts[1:2])
+    assert is_sign(slice(32, 48), top, bottom, digit_parts) == sign
+    assert not is_sign(slice(82, 90), 150, 170, digit_parts)  # after the last
+    assert not is_sign(slice(32, 48), 150, 170, digit_parts[1:2])
 
 
 def test_one_digit_reads_as_to_mnist_makes_it():

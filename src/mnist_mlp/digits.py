@@ -156,17 +156,18 @@ DIGIT_GAP = 0.1
 
 def digit_columns(preview: np.ndarray) -> list[slice]:
     """The columns of each digit of a number written left to right in ``preview`` (the ink,
-    bright, shrunk to ``PREVIEW_SIDE``), or none for one digit. Digits are told apart by columns
-    free of ink, as wide as ``DIGIT_GAP`` of the ink's height or wider (a share of the ink, not
-    of the image, so that a number small in the photo splits as a large one does), and each part
-    must be a digit by the sizes above; the parts that are not (a speck, a stroke apart, a
-    margin line, a second line of writing) go with the nearest digit, but a sign between two
-    digits with neither (``is_sign_between``), and with fewer than two digits the image is one
-    digit. Gaps of 6% of the height split pen-drawn MNIST digits (photos.py's pen, whose lines
-    break) in 8 of 500 and 9 of 300; 10%, in 1 and 1, and numbers whose digits are 12% of their
-    height apart or more split right. Heights of 0.75-1.33 times the main part's split 0 and 1
-    of those digits, but miscounted 9 of 100 pen-drawn three-digit numbers (MNIST's digits,
-    boxed by their longer side, differ in height); 0.7-1.43, 2 (docs/predict.md)."""
+    bright, shrunk to ``PREVIEW_SIDE``), or none for one digit without a sign (the whole
+    image is the digit). Digits are told apart by columns free of ink, as wide as
+    ``DIGIT_GAP`` of the ink's height or wider (a share of the ink, not of the image, so
+    that a number small in the photo splits as a large one does), and each part must be a
+    digit by the sizes above; the parts that are not (a speck, a stroke apart, a margin
+    line, a second line of writing) go with the nearest digit, but a sign before or between
+    digits with none (``is_sign``). Gaps of 6% of the height split pen-drawn MNIST digits
+    (photos.py's pen, whose lines break) in 8 of 500 and 9 of 300; 10%, in 1 and 1, and
+    numbers whose digits are 12% of their height apart or more split right. Heights of
+    0.75-1.33 times the main part's split 0 and 1 of those digits, but miscounted 9 of 100
+    pen-drawn three-digit numbers (MNIST's digits, boxed by their longer side, differ in
+    height); 0.7-1.43, 2 (docs/predict.md)."""
     inked = preview > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     reach = max(1, round(DIGIT_GAP / 2 * (rows[-1] + 1 - rows[0])))
@@ -184,15 +185,16 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     digit_parts = [(cols, mass, top, bottom) for cols, mass, top, bottom in parts
                    if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
                    and top < main_bottom and main_top < bottom]
-    if len(digit_parts) < 2:
+    signs = [cols for cols, _, top, bottom in parts if is_sign(cols, top, bottom, digit_parts)]
+    if len(digit_parts) < 2 and not signs:
         return []
     digits = [cols for cols, *_ in digit_parts]
     # The other parts go with the digit nearest them, whose box then takes them or leaves them
     # out as it does for one digit: the left of a 4 written in two strokes, a 7's bar; but not
-    # a sign between two digits.
+    # a sign.
     starts, stops = [d.start for d in digits], [d.stop for d in digits]
-    for cols, _, top, bottom in parts:
-        if is_sign_between(cols, top, bottom, digit_parts):
+    for cols, *_ in parts:
+        if cols in signs:
             continue
         nearest = int(np.argmin([max(d.start - cols.stop, cols.start - d.stop) for d in digits]))
         starts[nearest] = min(starts[nearest], cols.start)
@@ -202,19 +204,25 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
 
 #: A part between two digits that keeps this share of their joint height clear above and below
 #: it is a sign (a dash, a plus, an equals sign), no digit's: joined to the nearer digit, a
-#: dash made a 7 read as a 2.
+#: dash made a 7 read as a 2. Before the first digit only a dash is one (a minus, "-5";
+#: ``is_dash``): any part there misread pen-drawn numbers whose 4's arm or 5's stem had broken
+#: off, as tall as wide, as a plus is. A part after the last digit stays with it (a 7's bar
+#: written apart).
 SIGN_CLEAR = 0.2
 
 
-def is_sign_between(cols: slice, top: int, bottom: int,
-                    digit_parts: list[tuple[slice, float, int, int]]) -> bool:
+def is_sign(cols: slice, top: int, bottom: int,
+            digit_parts: list[tuple[slice, float, int, int]]) -> bool:
     """Whether the part in columns ``cols``, rows ``top`` to ``bottom`` (not a digit), lies
     between two of ``digit_parts`` (columns, ink, top, bottom; left to right) and within the
-    middle of their joint height, ``SIGN_CLEAR`` of it clear above and below."""
+    middle of their joint height, ``SIGN_CLEAR`` of it clear above and below; or before the
+    first and a dash beside it (``is_dash``)."""
     left = [part for part in digit_parts if part[0].stop <= cols.start]
     right = [part for part in digit_parts if cols.stop <= part[0].start]
-    if not left or not right:
+    if not right:
         return False
+    if not left:
+        return is_dash(cols.stop - cols.start, top, bottom, right[0][2], right[0][3])
     return in_the_middle(top, bottom, min(left[-1][2], right[0][2]),
                          max(left[-1][3], right[0][3]))
 
@@ -255,8 +263,13 @@ CLOSE_DIGIT_INK = 0.05
 #: part, as ``digit_columns`` found it) read 35.5% right, now 91.0%, and no other row moved.
 #: Any piece in the middle (a plus, an equals sign) cost its pen-drawn numbers 0.5-2.5 points
 #: in four rows (a 4's arm, or a broken stroke, dropped); the dash's shape without the wide
-#: gaps, 0.5 in two (a 4's bar, broken off by gaps of 3-4% of the height, dropped).
-CLOSE_DASH_FLAT, CLOSE_DASH_LONG = 2, 0.25
+#: gaps, 0.5 in two (a 4's bar, broken off by gaps of 3-4% of the height, dropped). A minus
+#: before a number (``is_sign``) has the same shape.
+DASH_FLAT, DASH_LONG = 2, 0.25
+
+#: ...and no taller than this share of the height (a pen-drawn 4's arm broken off, a cup
+#: 0.33 of the height tall and 2.5 times as wide, read as a minus before the number).
+DASH_THIN = 0.2
 
 #: Partings are tried at up to this many cuts less one (2^(n-1) ways to part n pieces): at all
 #: of a part's gaps if it has fewer, else at its wide gaps alone if they are fewer; thin columns
@@ -286,7 +299,7 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     wider), the one whose digits read with the highest mean log probability wins, if that
     beats the whole part's reading (by ``THIN_CUT_MARGIN`` if cut at a thin column; ``field``:
     columns -> MNIST image; ``read``: images -> the model's probabilities). A dash between two
-    of its digits (``CLOSE_DASH_FLAT``) goes with neither."""
+    of its digits (``DASH_FLAT``) goes with neither."""
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     height = rows[-1] + 1 - rows[0]
@@ -358,14 +371,20 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
 
 def is_close_dash(piece: np.ndarray, top: int, bottom: int) -> bool:
     """Whether ``piece``, an ink mask (the part's rows, the piece's columns) of a part whose ink
-    lies in rows ``top`` to ``bottom``, is a dash: ``CLOSE_DASH_FLAT`` times as wide as tall,
-    ``CLOSE_DASH_LONG`` of the height long, in the middle of it (``in_the_middle``)."""
+    lies in rows ``top`` to ``bottom``, is a dash beside it (``is_dash``)."""
     piece_rows = np.flatnonzero(piece.any(axis=1))
-    piece_top, piece_bottom = piece_rows[0], piece_rows[-1] + 1
-    width = piece.shape[1]
-    return bool(width >= CLOSE_DASH_FLAT * (piece_bottom - piece_top)
-                and width >= CLOSE_DASH_LONG * (bottom - top)
-                and in_the_middle(piece_top, piece_bottom, top, bottom))
+    return is_dash(piece.shape[1], piece_rows[0], piece_rows[-1] + 1, top, bottom)
+
+
+def is_dash(width: int, top: int, bottom: int, span_top: int, span_bottom: int) -> bool:
+    """Whether ink ``width`` columns wide in rows ``top`` to ``bottom`` is a dash beside ink in
+    rows ``span_top`` to ``span_bottom``: ``DASH_FLAT`` times as wide as tall, ``DASH_LONG`` of
+    that height long, ``DASH_THIN`` of it tall or less, in the middle of it
+    (``in_the_middle``)."""
+    return bool(width >= DASH_FLAT * (bottom - top)
+                and width >= DASH_LONG * (span_bottom - span_top)
+                and bottom - top <= DASH_THIN * (span_bottom - span_top)
+                and in_the_middle(top, bottom, span_top, span_bottom))
 
 
 def thin_cuts(inked: np.ndarray, gaps: list[tuple[int, int]],
