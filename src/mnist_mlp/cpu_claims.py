@@ -27,7 +27,7 @@ try:
 except ImportError:  # Windows
     fcntl = None
 
-#: How often a training waiting for one of several slots tries them again.
+#: How often a waiting training tries the CPUs' locks again.
 POLL_SECONDS = 0.2
 
 
