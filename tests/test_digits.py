@@ -299,6 +299,22 @@ def test_a_dash_close_between_digits_goes_with_neither(mark, left_out):
     assert all(np.abs(field - digit).mean() < 8 for field, digit in zip(got, alone)) == left_out
 
 
+@pytest.mark.parametrize("digits", [(7,), (7, 1)])
+@pytest.mark.parametrize("mark, left_out", [("dash", True), ("thick dash", False)])
+def test_a_minus_close_before_a_number_goes_with_no_digit(digits, mark, left_out):
+    """A minus 12 pixels before the first digit (one part with it for digit_columns, a wide
+    gap for close_digits) is left out, for one digit as for more; one a third of the height
+    thick (a 4's arm broken off, not is_close_dash) stays with the digit."""
+    number = drawn_number(digits, gap=60, paper=(80, 200))
+    first = int(np.flatnonzero((number < 0.5).any(axis=0))[0])
+    rows = {"dash": (152, 168), "thick dash": (136, 190)}[mark]
+    number[slice(*rows), first - 12 - 88:first - 12] = 0
+    got = to_mnist_digits(number, read=reader()).astype(int)
+    assert got.shape == (len(digits), 784)
+    alone = [to_mnist(drawn_number([digit])).astype(int) for digit in digits]
+    assert all(np.abs(field - digit).mean() < 8 for field, digit in zip(got, alone)) == left_out
+
+
 @pytest.mark.parametrize("rows, width, dash", [
     ((90, 100), 40, True), ((90, 100), 39, False),  # a quarter of the part's 160 rows long
     ((80, 100), 40, True), ((79, 100), 40, False),  # twice as wide as tall

@@ -264,7 +264,8 @@ CLOSE_DIGIT_INK = 0.05
 #: Any piece in the middle (a plus, an equals sign) cost its pen-drawn numbers 0.5-2.5 points
 #: in four rows (a 4's arm, or a broken stroke, dropped); the dash's shape without the wide
 #: gaps, 0.5 in two (a 4's bar, broken off by gaps of 3-4% of the height, dropped). A minus
-#: before a number (``is_sign``) has the same shape.
+#: before a number has the same shape (``is_sign``; in a parting, before its first digit with
+#: such a gap after it).
 DASH_FLAT, DASH_LONG = 2, 0.25
 
 #: ...and no taller than this share of the height (a pen-drawn 4's arm broken off, a cup
@@ -298,8 +299,8 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     (any probability where every cut is at a gap ``CLOSE_WIDE_GAP`` of the height wide or
     wider), the one whose digits read with the highest mean log probability wins, if that
     beats the whole part's reading (by ``THIN_CUT_MARGIN`` if cut at a thin column; ``field``:
-    columns -> MNIST image; ``read``: images -> the model's probabilities). A dash between two
-    of its digits (``DASH_FLAT``) goes with neither."""
+    columns -> MNIST image; ``read``: images -> the model's probabilities). A dash before or
+    between its digits (``is_close_dash``) goes with none."""
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     height = rows[-1] + 1 - rows[0]
@@ -332,7 +333,7 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
 
     @cache
     def is_dash(i: int, j: int) -> bool:
-        return (seams[i - 1] in wide_gaps and seams[j - 1] in wide_gaps
+        return ((i == 0 or seams[i - 1] in wide_gaps) and seams[j - 1] in wide_gaps
                 and is_close_dash(inked[:, starts[i]:stops[j - 1]], rows[0], rows[-1] + 1))
 
     def cols(i: int, j: int) -> slice:
@@ -346,8 +347,9 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         ends = [0, *(k + 1 for k in cut), len(starts)]
         runs = list(zip(ends[:-1], ends[1:]))
         digits = [run for k, run in enumerate(runs)
-                  if not (0 < k < len(runs) - 1 and is_dash(*run))]
-        if len(digits) > 1 and all(is_digit(*d) for d in digits):
+                  if not (k < len(runs) - 1 and is_dash(*run))]
+        # Two digits or more, or one whose minus was left out; the last run is never a dash.
+        if (len(digits) > 1 or len(digits) < len(runs)) and all(is_digit(*d) for d in digits):
             partings.append((digits, not all(seams[k] in wide_gaps for k in cut),
                              THIN_CUT_MARGIN if any(seams[k] in thin for k in cut) else 0.0))
     if not partings:
