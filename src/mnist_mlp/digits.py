@@ -332,7 +332,7 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
                     and ink[:, starts[i]:stops[j - 1]].sum() >= least_ink)
 
     @cache
-    def is_dash(i: int, j: int) -> bool:
+    def is_dash_run(i: int, j: int) -> bool:
         return ((i == 0 or seams[i - 1] in wide_gaps) and seams[j - 1] in wide_gaps
                 and is_close_dash(inked[:, starts[i]:stops[j - 1]], rows[0], rows[-1] + 1))
 
@@ -347,7 +347,7 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         ends = [0, *(k + 1 for k in cut), len(starts)]
         runs = list(zip(ends[:-1], ends[1:]))
         digits = [run for k, run in enumerate(runs)
-                  if not (k < len(runs) - 1 and is_dash(*run))]
+                  if not (k < len(runs) - 1 and is_dash_run(*run))]
         # Two digits or more, or one whose minus was left out; the last run is never a dash.
         if (len(digits) > 1 or len(digits) < len(runs)) and all(is_digit(*d) for d in digits):
             partings.append((digits, not all(seams[k] in wide_gaps for k in cut),

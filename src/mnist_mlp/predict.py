@@ -188,10 +188,10 @@ def predict_files(paths: list[str], model_path: str | Path, *, one_digit: bool =
             of_number = None
             data = read_stdin() if path == STDIN else None
             name = STDIN_NAME if path == STDIN else str(path)
-            if only_csv or (name.lower().endswith(".csv") if data is None
-                            else not is_image(data)):
-                rows, row_labels = read_pixel_csv(name, data) if data is None or only_csv \
-                    else stdin_csv(data)
+            # Piped data that is no image is taken for CSV; stdin_csv's error then says both.
+            guessed_csv = data is not None and not only_csv and not is_image(data)
+            if only_csv or guessed_csv or data is None and name.lower().endswith(".csv"):
+                rows, row_labels = stdin_csv(data) if guessed_csv else read_pixel_csv(name, data)
                 names = [f"{name}:row{i + 1}" for i in range(len(rows))]
             elif one_digit or folder_labels:
                 row_labels = [folder_label(path)] if folder_labels else None
