@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 from scipy.ndimage import binary_dilation, center_of_mass, find_objects, label, sum_labels
 
 from mnist_mlp.digits import (SMALL_DIGIT, THINNED_STROKE, digit_box, disk, is_close_dash,
-                              is_sign, mnist_field, stroke_width, thin_cuts, to_mnist,
+                              is_plus, is_sign, mnist_field, stroke_width, thin_cuts, to_mnist,
                               to_mnist_digits, true_runs, with_mnist_strokes)
 from mnist_mlp.paper import PREVIEW_SIDE, in_photo, shrunk
 
@@ -183,27 +183,123 @@ def test_a_sign_between_digits_goes_with_neither(sign):
 
 
 @pytest.mark.parametrize("digits", [(7,), (7, 1)])
-def test_a_minus_before_a_number_goes_with_no_digit(digits):
+@pytest.mark.parametrize("sign", ["minus", "plus"])
+def test_a_minus_or_a_plus_before_a_number_goes_with_no_digit(digits, sign):
     """A dash before the first digit (a minus, 40 pixels before it), clear of the top and
-    bottom fifths of its height, is left out, for one digit as for more."""
+    bottom fifths of its height, is left out, for one digit as for more; so is a plus."""
     number = drawn_number(digits, gap=40, paper=(80, 200))  # the first digit: columns 200-300
     number[152:168, 100:160] = 0
+    if sign == "plus":
+        number[130:190, 122:138] = 0
     got = to_mnist_digits(number).astype(int)
     assert got.shape == (len(digits), 784)
     assert_each_as_if_alone(got, digits)
 
 
+def test_a_plus_with_more_ink_than_the_digits_is_no_digit():
+    """The digits' heights are measured on the part with the most ink, but never on a plus:
+    taken for the measure, this bold one left the 1 no digit, and the two read as one."""
+    number = drawn_number((1,), gap=40, paper=(80, 200))  # the 1: rows 80-240
+    number[148:172, 60:156] = 0
+    number[112:208, 96:120] = 0
+    assert (number[:, :180] == 0).sum() > (number[:, 180:] == 0).sum()
+    got = to_mnist_digits(number).astype(int)
+    assert got.shape == (1, 784)
+    assert_each_as_if_alone(got, (1,))
+
+
+def ink_mask(cols: tuple[int, int], rows: tuple[int, int]) -> np.ndarray:
+    """The ink mask, over rows 0-300, of a part in columns ``cols``: a box filled in ``rows``."""
+    mask = np.zeros((300, cols[1] - cols[0]), bool)
+    mask[rows[0]:rows[1]] = True
+    return mask
+
+
 @pytest.mark.parametrize("cols, rows, sign", [
     ((20, 160), (152, 168), True),      # a minus
     ((20, 160), (110, 126), False),     # a dash in the top fifth
-    ((100, 160), (130, 190), False),    # as tall as wide: a plus, or a stroke broken off
+    ((100, 160), (130, 190), False),    # as tall as wide but no cross: a stroke broken off
     ((20, 160), (150, 200), False),     # flat but a third of the height tall (a 4's arm)
     ((130, 160), (155, 165), False),    # under a quarter of the height long
     ((305, 335), (130, 190), True),     # between two digits any shape in the middle is one
     ((460, 520), (152, 168), False)])   # after the last digit: a 7's bar written apart
-def test_before_the_first_digit_only_a_dash_is_a_sign(cols, rows, sign):
+def test_before_the_first_digit_only_a_dash_or_a_plus_is_a_sign(cols, rows, sign):
     digit_parts = [(slice(200, 300), 1.0, 80, 240), (slice(340, 440), 1.0, 80, 240)]
-    assert is_sign(slice(*cols), *rows, digit_parts) == sign
+    assert is_sign(slice(*cols), *rows, digit_parts, ink_mask(cols, rows)) == sign
+    plus = np.zeros((300, 60), bool)
+    plus[152:168], plus[130:190, 22:38] = True, True
+    assert is_sign(slice(100, 160), 130, 190, digit_parts, plus)
+
+
+def cross(height: int = 60, width: int = 60, bar: int = 12, row: int = 50, column: int = 50
+          ) -> np.ndarray:
+    """A cross ``height`` by ``width`` in the middle of 100 x 100, its bars ``bar`` thick: the
+    one across centred on ``row``, the upright on ``column``."""
+    shape = np.zeros((100, 100), bool)
+    top, left = (100 - height) // 2, (100 - width) // 2
+    shape[top:top + height, column - bar // 2:column + bar // 2] = True
+    shape[row - bar // 2:row + bar // 2, left:left + width] = True
+    return shape
+
+
+def turned_cross(degrees: float, off: float) -> np.ndarray:
+    """A cross drawn by hand: bars 60 pixels long and 4 thick in the middle of 100 x 100,
+    crossing ``off`` of their length right of and below their middles, turned by
+    ``degrees``."""
+    img = Image.new("1", (100, 100), 0)
+    turn = np.deg2rad(degrees)
+    for ends in ([(20, 50 + off * 60), (80, 50 + off * 60)],
+                 [(50 + off * 60, 20), (50 + off * 60, 80)]):
+        ImageDraw.Draw(img).line([(50 + (x - 50) * np.cos(turn) - (y - 50) * np.sin(turn),
+                                   50 + (x - 50) * np.sin(turn) + (y - 50) * np.cos(turn))
+                                  for x, y in ends], fill=1, width=4)
+    return np.asarray(img, bool)
+
+
+def blotted(shape: np.ndarray) -> np.ndarray:
+    """``shape`` with a blot in its box's top left corner: 14% of the corners' area."""
+    shape = shape.copy()
+    rows, cols = np.flatnonzero(shape.any(axis=1)), np.flatnonzero(shape.any(axis=0))
+    shape[rows[0]:rows[0] + 15, cols[0]:cols[0] + 15] = True
+    return shape
+
+
+def l_shape() -> np.ndarray:
+    """A 4's arm written apart: down, then right."""
+    shape = np.zeros((100, 100), bool)
+    shape[20:80, 20:32], shape[68:80, 20:80] = True, True
+    return shape
+
+
+def t_shape() -> np.ndarray:
+    """A 5's hat and the top of its stem: a bar, and a stroke down from its end."""
+    shape = np.zeros((100, 100), bool)
+    shape[20:32, 20:80], shape[20:80, 20:32] = True, True
+    return shape
+
+
+@pytest.mark.parametrize("shape, span, plus", [
+    (cross(), (0, 100), True),
+    (cross(bar=4), (0, 100), True),                      # a pen's thin cross
+    (cross(60, 40), (0, 100), True),
+    (cross(76, 60), (0, 100), True),                      # 76% of the digit's height tall
+    (np.roll(cross(), (6, -8), axis=(0, 1)), (0, 100), True),   # a little off the middle
+    (turned_cross(12, 0.15), (0, 100), True),             # by hand: turned, crossing off
+    (turned_cross(-12, -0.15), (0, 100), True),           # its middles
+    (turned_cross(45, 0.0), (0, 100), False),             # an x
+    (cross(), (20, 100), False),                          # up in the digit's top tenth
+    (cross(36, 20, bar=4), (0, 100), False),              # under a quarter of its height wide
+    (cross(80, 26, bar=4), (0, 100), False),              # three times as tall as wide
+    (blotted(cross()), (0, 100), False),                 # a blot in a corner
+    (cross(bar=2, row=78), (0, 100), False),              # upside down, a T
+    (cross(bar=2, column=22), (0, 100), False),           # its upright at its edge
+    (cross() & ~((np.arange(100) >= 26) & (np.arange(100) < 44))[:, None], (0, 100),
+     False),                                              # its upright broken: 70% of it
+    (np.rot90(l_shape(), 1), (0, 100), False),
+    (l_shape(), (0, 100), False), (t_shape(), (0, 100), False),
+    (np.zeros((100, 100), bool), (0, 100), False)])
+def test_a_plus_is_a_cross_in_the_middle_of_the_digit_beside_it(shape, span, plus):
+    assert is_plus(shape, *span) == plus
 
 
 @pytest.mark.parametrize("top, bottom, sign", [
@@ -214,9 +310,10 @@ def test_a_sign_keeps_a_fifth_of_its_neighbours_joint_height_clear(top, bottom, 
     before the part 100-260, the one after it 140-300), not the number's."""
     digit_parts = [(slice(0, 10), 1.0, 0, 160), (slice(20, 30), 1.0, 100, 260),
                    (slice(50, 60), 1.0, 140, 300), (slice(70, 80), 1.0, 0, 400)]
-    assert is_sign(slice(32, 48), top, bottom, digit_parts) == sign
-    assert not is_sign(slice(82, 90), 150, 170, digit_parts)  # after the last
-    assert not is_sign(slice(32, 48), 150, 170, digit_parts[1:2])
+    shape = ink_mask((32, 48), (top, bottom))
+    assert is_sign(slice(32, 48), top, bottom, digit_parts, shape) == sign
+    assert not is_sign(slice(82, 90), 150, 170, digit_parts, shape)  # after the last
+    assert not is_sign(slice(32, 48), 150, 170, digit_parts[1:2], shape)
 
 
 def test_one_digit_reads_as_to_mnist_makes_it():

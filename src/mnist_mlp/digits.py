@@ -175,17 +175,27 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     if len(bands) <= 1:
         return []
     parts = []  # (columns, ink, first row, last row + 1) of each band of inked columns
+    shapes = {}  # the first and last column of each band -> its ink mask
     for start, stop in bands:
         band = inked[:, start:stop]
         rows = np.flatnonzero(band.any(axis=1))
         parts.append((slice(start, stop), float(preview[:, start:stop][band].sum()),
                       rows[0], rows[-1] + 1))
-    _, main_ink, main_top, main_bottom = max(parts, key=lambda part: part[1])
+        shapes[start, stop] = band
+    # A plus beside another part is never the main part: pen-drawn digits, their strokes
+    # broken, can hold less ink than a plus drawn before them, and then measured against it
+    # were too tall for digits (``PLUS_BAR``'s scratch run: 63.5% and 78.0% -> 95.0% and
+    # 90.5% right, the numbers alone 95.0% and 91.0%). The tallest part never is one.
+    signless = [(cols, mass, top, bottom) for cols, mass, top, bottom in parts
+                if not any(is_plus(shapes[cols.start, cols.stop], *other[2:])
+                           for other in parts if other[0] != cols)]
+    _, main_ink, main_top, main_bottom = max(signless, key=lambda part: part[1])
     low, high = (bound * (main_bottom - main_top) for bound in DIGIT_HEIGHTS)
     digit_parts = [(cols, mass, top, bottom) for cols, mass, top, bottom in parts
                    if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
                    and top < main_bottom and main_top < bottom]
-    signs = [cols for cols, _, top, bottom in parts if is_sign(cols, top, bottom, digit_parts)]
+    signs = [cols for cols, _, top, bottom in parts
+             if is_sign(cols, top, bottom, digit_parts, shapes[cols.start, cols.stop])]
     if len(digit_parts) < 2 and not signs:
         return []
     digits = [cols for cols, *_ in digit_parts]
@@ -204,34 +214,74 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
 
 #: A part between two digits that keeps this share of their joint height clear above and below
 #: it is a sign (a dash, a plus, an equals sign), no digit's: joined to the nearer digit, a
-#: dash made a 7 read as a 2. Before the first digit only a dash is one (a minus, "-5";
-#: ``is_dash``): any part there misread pen-drawn numbers whose 4's arm or 5's stem had broken
-#: off, as tall as wide, as a plus is. A part after the last digit stays with it (a 7's bar
-#: written apart).
+#: dash made a 7 read as a 2. Before the first digit only a dash (a minus, "-5"; ``is_dash``)
+#: or a cross (a plus, "+49"; ``is_plus``) is one: any part there misread pen-drawn numbers
+#: whose 4's arm or 5's stem had broken off. A part after the last digit stays with it (a 7's
+#: bar written apart).
 SIGN_CLEAR = 0.2
 
 
 def is_sign(cols: slice, top: int, bottom: int,
-            digit_parts: list[tuple[slice, float, int, int]]) -> bool:
-    """Whether the part in columns ``cols``, rows ``top`` to ``bottom`` (not a digit), lies
-    between two of ``digit_parts`` (columns, ink, top, bottom; left to right) and within the
-    middle of their joint height, ``SIGN_CLEAR`` of it clear above and below; or before the
-    first and a dash beside it (``is_dash``)."""
+            digit_parts: list[tuple[slice, float, int, int]], shape: np.ndarray) -> bool:
+    """Whether the part in columns ``cols``, rows ``top`` to ``bottom`` (not a digit; its ink
+    mask in those columns ``shape``), lies between two of ``digit_parts`` (columns, ink, top,
+    bottom; left to right) and within the middle of their joint height, ``SIGN_CLEAR`` of it
+    clear above and below; or before the first and a dash or a plus beside it (``is_dash``,
+    ``is_plus``)."""
     left = [part for part in digit_parts if part[0].stop <= cols.start]
     right = [part for part in digit_parts if cols.stop <= part[0].start]
     if not right:
         return False
     if not left:
-        return is_dash(cols.stop - cols.start, top, bottom, right[0][2], right[0][3])
+        _, _, span_top, span_bottom = right[0]
+        return (is_dash(cols.stop - cols.start, top, bottom, span_top, span_bottom)
+                or is_plus(shape, span_top, span_bottom))
     return in_the_middle(top, bottom, min(left[-1][2], right[0][2]),
                          max(left[-1][3], right[0][3]))
 
 
-def in_the_middle(top: int, bottom: int, span_top: int, span_bottom: int) -> bool:
-    """Whether rows ``top`` to ``bottom`` leave ``SIGN_CLEAR`` of the rows ``span_top`` to
+#: A plus is a cross: the ink in the middle half of its rows spans this share of its box's
+#: columns or more, the ink in the middle half of its columns as much of its rows, and its
+#: box's four corners (a third of its height by a third of its width each) hold
+#: ``PLUS_CORNERS`` of their area in ink or less. Bands, not its fullest row and column: a
+#: cross drawn by hand is turned, its bars crossing off their middles (a scratch run, pen-drawn
+#: numbers with such a plus before them: 32.0% and 36.0% right with the fullest row and
+#: column, 60.0% and 73.5% with the middle thirds, 63.5% and 78.0% with the halves). A
+#: pen-drawn 4's arm broken off (an L) is none. Beside a digit it is a quarter of its height
+#: wide or wider (``DASH_LONG``) and leaves a tenth of that height clear above and below
+#: (``PLUS_CLEAR``): photos.py's plus, 40% of the digits' height, read 100.0% and 98.5% right
+#: before one digit and two with a fifth (``SIGN_CLEAR``; a taller second digit left less
+#: above it), 100.0% and 100.0% with a tenth.
+PLUS_BAR, PLUS_CORNERS, PLUS_CLEAR = 0.8, 0.1, 0.1
+
+
+def is_plus(shape: np.ndarray, span_top: int, span_bottom: int) -> bool:
+    """Whether the ink of ``shape``, an ink mask, is a plus beside ink in rows ``span_top`` to
+    ``span_bottom`` of it (``PLUS_BAR``)."""
+    rows, cols = np.flatnonzero(shape.any(axis=1)), np.flatnonzero(shape.any(axis=0))
+    if not len(rows) or not in_the_middle(rows[0], rows[-1] + 1, span_top, span_bottom,
+                                          PLUS_CLEAR):
+        return False
+    cross = shape[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    height, width = cross.shape
+    if not (width >= DASH_LONG * (span_bottom - span_top) and width / 2 <= height <= 2 * width):
+        return False
+    third_down, third_across = height // 3, width // 3
+    across = cross[height // 4:height - height // 4].any(axis=0).mean()
+    upright = cross[:, width // 4:width - width // 4].any(axis=1).mean()
+    corners = [cross[down, side] for down in (slice(0, third_down), slice(-third_down, None))
+               for side in (slice(0, third_across), slice(-third_across, None))]
+    corner_ink = sum(int(corner.sum()) for corner in corners)
+    return bool(across >= PLUS_BAR and upright >= PLUS_BAR
+                and corner_ink <= PLUS_CORNERS * 4 * third_down * third_across)
+
+
+def in_the_middle(top: int, bottom: int, span_top: int, span_bottom: int,
+                  clear: float = SIGN_CLEAR) -> bool:
+    """Whether rows ``top`` to ``bottom`` leave ``clear`` of the rows ``span_top`` to
     ``span_bottom`` clear above and below them."""
-    clear = SIGN_CLEAR * (span_bottom - span_top)
-    return span_top + clear <= top and bottom <= span_bottom - clear
+    margin = clear * (span_bottom - span_top)
+    return span_top + margin <= top and bottom <= span_bottom - margin
 
 
 #: Narrower columns free of ink may still part two digits written close together: from this
