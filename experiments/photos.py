@@ -48,14 +48,14 @@ def on_paper(pixels: np.ndarray, size: int = 300) -> np.ndarray:
 
 
 def number_on_paper(digits: np.ndarray, gap: float, index: int,
-                    dashed: bool = False, sign: str = "") -> np.ndarray:
+                    dashed: bool = False, sign: str = "", after: str = "") -> np.ndarray:
     """Digits (n, 784) in [0, 1] written side by side as a number, dark on white paper: each
     digit's box 160 pixels tall give or take 10% (drawn at random per ``index``), bottoms
     level, ``gap`` times 160 pixels apart, with 80 pixels of paper around; ``dashed``, with a
     dash between each two, 64 pixels long and 16 thick (MNIST's strokes are a tenth of its
     digits' height), at half their height, ``gap`` times 160 pixels from each; ``sign`` "-"
     or "+", with such a dash before the first, or a plus (that dash crossed by one as long,
-    upright)."""
+    upright); ``after``, with one after the last."""
     rng = np.random.default_rng(index)
     drawn = []
     for pixels in digits:
@@ -75,8 +75,8 @@ def number_on_paper(digits: np.ndarray, gap: float, index: int,
         drawn = [part for d in drawn for part in (d, dash)][:-1]
     plus = dash.copy()
     plus[height // 2 - 32:height // 2 + 32, 24:40] = 1
-    if sign:
-        drawn = [{"-": dash, "+": plus}[sign], *drawn]
+    signs = {"": [], "-": [dash], "+": [plus]}
+    drawn = [*signs[sign], *drawn, *signs[after]]
     return 1 - np.pad(side_by_side(drawn, space), 80)
 
 
@@ -376,6 +376,8 @@ def cases() -> dict[str, tuple[int, Callable[[np.ndarray, int], np.ndarray]]]:
             ps, 0.2, i, sign="+")),
         "2 digits, a plus before, 20% apart": (2, lambda ps, i: number_on_paper(
             ps, 0.2, i, sign="+")),
+        "2 digits, a plus after, 20% apart": (2, lambda ps, i: number_on_paper(
+            ps, 0.2, i, after="+")),
         "2 digits, 5% apart": (2, lambda ps, i: number_on_paper(ps, 0.05, i)),
         "3 digits, 4% apart, shadow, noise": (3, lambda ps, i: apply(
             number_on_paper(ps, 0.04, i), [shadow(0.3), noise(0.03)], i)),

@@ -196,6 +196,22 @@ def test_a_minus_or_a_plus_before_a_number_goes_with_no_digit(digits, sign):
     assert_each_as_if_alone(got, digits)
 
 
+@pytest.mark.parametrize("digits", [(7,), (1, 7)])
+def test_a_plus_after_a_number_goes_with_no_digit_a_dash_with_the_last(digits):
+    """A plus after the last digit ("18+") is left out; a dash there stays with the digit, as
+    a 7's bar written apart would."""
+    number = drawn_number(digits, gap=40, paper=(80, 200))
+    right = number.shape[1] - 200  # the last digit's right edge
+    number[152:168, right + 40:right + 100] = 0
+    dashed = to_mnist_digits(number).astype(int)
+    number[130:190, right + 62:right + 78] = 0
+    got = to_mnist_digits(number).astype(int)
+    assert got.shape == dashed.shape == (len(digits), 784)
+    assert_each_as_if_alone(got, digits)
+    alone = to_mnist(drawn_number(digits[-1:])).astype(int)
+    assert np.abs(dashed[-1] - alone).mean() > 8
+
+
 def test_a_plus_with_more_ink_than_the_digits_is_no_digit():
     """The digits' heights are measured on the part with the most ink, but never on a plus:
     taken for the measure, this bold one left the 1 no digit, and the two read as one."""
@@ -223,12 +239,15 @@ def ink_mask(cols: tuple[int, int], rows: tuple[int, int]) -> np.ndarray:
     ((130, 160), (155, 165), False),    # under a quarter of the height long
     ((305, 335), (130, 190), True),     # between two digits any shape in the middle is one
     ((460, 520), (152, 168), False)])   # after the last digit: a 7's bar written apart
-def test_before_the_first_digit_only_a_dash_or_a_plus_is_a_sign(cols, rows, sign):
+def test_before_the_first_digit_only_a_dash_or_a_plus_is_a_sign_after_the_last_a_plus(
+        cols, rows, sign):
     digit_parts = [(slice(200, 300), 1.0, 80, 240), (slice(340, 440), 1.0, 80, 240)]
     assert is_sign(slice(*cols), *rows, digit_parts, ink_mask(cols, rows)) == sign
     plus = np.zeros((300, 60), bool)
     plus[152:168], plus[130:190, 22:38] = True, True
     assert is_sign(slice(100, 160), 130, 190, digit_parts, plus)
+    assert is_sign(slice(460, 520), 130, 190, digit_parts, plus)  # after the last: "18+"
+    assert not is_sign(slice(100, 160), 130, 190, [], plus)
 
 
 def cross(height: int = 60, width: int = 60, bar: int = 12, row: int = 50, column: int = 50

@@ -216,8 +216,8 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
 #: it is a sign (a dash, a plus, an equals sign), no digit's: joined to the nearer digit, a
 #: dash made a 7 read as a 2. Before the first digit only a dash (a minus, "-5"; ``is_dash``)
 #: or a cross (a plus, "+49"; ``is_plus``) is one: any part there misread pen-drawn numbers
-#: whose 4's arm or 5's stem had broken off. A part after the last digit stays with it (a 7's
-#: bar written apart).
+#: whose 4's arm or 5's stem had broken off. After the last digit only a cross is one ("18+"):
+#: a dash there stays with the digit (a 7's bar written apart).
 SIGN_CLEAR = 0.2
 
 
@@ -227,11 +227,11 @@ def is_sign(cols: slice, top: int, bottom: int,
     mask in those columns ``shape``), lies between two of ``digit_parts`` (columns, ink, top,
     bottom; left to right) and within the middle of their joint height, ``SIGN_CLEAR`` of it
     clear above and below; or before the first and a dash or a plus beside it (``is_dash``,
-    ``is_plus``)."""
+    ``is_plus``); or after the last and a plus beside it."""
     left = [part for part in digit_parts if part[0].stop <= cols.start]
     right = [part for part in digit_parts if cols.stop <= part[0].start]
     if not right:
-        return False
+        return bool(left) and is_plus(shape, *left[-1][2:])
     if not left:
         _, _, span_top, span_bottom = right[0]
         return (is_dash(cols.stop - cols.start, top, bottom, span_top, span_bottom)
