@@ -431,6 +431,23 @@ def test_a_minus_close_before_a_number_goes_with_no_digit(digits, mark, left_out
     assert all(np.abs(field - digit).mean() < 8 for field, digit in zip(got, alone)) == left_out
 
 
+@pytest.mark.parametrize("where, apart, left_out", [
+    ("before", 12, True), ("between", 12, True), ("after", 12, True), ("before", 6, False)])
+def test_a_plus_close_to_digits_goes_with_none(where, apart, left_out):
+    """A plus 12 pixels (7% of the height) from the digits beside it (one part with them for
+    digit_columns, wide gaps for close_digits) is left out, before, between or after them;
+    6 pixels from a digit, a gap narrower than CLOSE_WIDE_GAP, it goes with the digit."""
+    number = drawn_number((7, 1), gap=87, paper=(80, 200))  # ink: 200-308, 424-
+    left = {"before": 200 - apart - 92, "between": 308 + apart, "after": int(
+        np.flatnonzero((number < 0.5).any(axis=0))[-1]) + 1 + apart}[where]
+    number[152:168, left:left + 92] = 0
+    number[124:196, left + 38:left + 54] = 0
+    got = to_mnist_digits(number, read=reader()).astype(int)
+    assert got.shape == (2, 784)
+    alone = [to_mnist(drawn_number([digit])).astype(int) for digit in (7, 1)]
+    assert all(np.abs(field - digit).mean() < 8 for field, digit in zip(got, alone)) == left_out
+
+
 @pytest.mark.parametrize("rows, width, dash", [
     ((90, 100), 40, True), ((90, 100), 39, False),  # a quarter of the part's 160 rows long
     ((80, 100), 40, True), ((79, 100), 40, False),  # twice as wide as tall

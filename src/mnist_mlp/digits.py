@@ -350,7 +350,8 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
     wider), the one whose digits read with the highest mean log probability wins, if that
     beats the whole part's reading (by ``THIN_CUT_MARGIN`` if cut at a thin column; ``field``:
     columns -> MNIST image; ``read``: images -> the model's probabilities). A dash before or
-    between its digits (``is_close_dash``) goes with none."""
+    between its digits (``is_close_dash``), or a plus before, between or after them
+    (``is_plus``), with gaps ``CLOSE_WIDE_GAP`` wide or wider beside it, goes with none."""
     inked = preview[:, columns] > 0.1 * preview.max()
     rows = np.flatnonzero(inked.any(axis=1))
     height = rows[-1] + 1 - rows[0]
@@ -382,9 +383,14 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
                     and ink[:, starts[i]:stops[j - 1]].sum() >= least_ink)
 
     @cache
-    def is_dash_run(i: int, j: int) -> bool:
-        return ((i == 0 or seams[i - 1] in wide_gaps) and seams[j - 1] in wide_gaps
-                and is_close_dash(inked[:, starts[i]:stops[j - 1]], rows[0], rows[-1] + 1))
+    def is_sign_run(i: int, j: int) -> bool:
+        """A dash (not last) or a plus, with wide gaps on the sides that have pieces."""
+        if not ((i == 0 or seams[i - 1] in wide_gaps)
+                and (j == len(starts) or seams[j - 1] in wide_gaps)):
+            return False
+        run = inked[:, starts[i]:stops[j - 1]]
+        return ((j < len(starts) and is_close_dash(run, rows[0], rows[-1] + 1))
+                or is_plus(run, rows[0], rows[-1] + 1))
 
     def cols(i: int, j: int) -> slice:
         return slice(columns.start + starts[i], columns.start + stops[j - 1])
@@ -396,9 +402,9 @@ def close_digits(preview: np.ndarray, columns: slice, field: Callable[[slice], n
         cut = [k for k, chosen in zip(cuttable, cuts) if chosen]
         ends = [0, *(k + 1 for k in cut), len(starts)]
         runs = list(zip(ends[:-1], ends[1:]))
-        digits = [run for k, run in enumerate(runs)
-                  if not (k < len(runs) - 1 and is_dash_run(*run))]
-        # Two digits or more, or one whose minus was left out; the last run is never a dash.
+        digits = [run for run in runs if not is_sign_run(*run)]
+        # Two digits or more, or one whose sign was left out; never none (a run that reaches
+        # the part's top or bottom row is no sign).
         if (len(digits) > 1 or len(digits) < len(runs)) and all(is_digit(*d) for d in digits):
             partings.append((digits, not all(seams[k] in wide_gaps for k in cut),
                              THIN_CUT_MARGIN if any(seams[k] in thin for k in cut) else 0.0))
