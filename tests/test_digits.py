@@ -239,8 +239,8 @@ def ink_mask(cols: tuple[int, int], rows: tuple[int, int]) -> np.ndarray:
     ((130, 160), (155, 165), False),    # under a quarter of the height long
     ((305, 335), (130, 190), True),     # between two digits any shape in the middle is one
     ((460, 520), (152, 168), False)])   # after the last digit: a 7's bar written apart
-def test_before_the_first_digit_only_a_dash_or_a_plus_is_a_sign_after_the_last_a_plus(
-        cols, rows, sign):
+def test_which_parts_before_the_first_digit_and_after_the_last_are_signs(cols, rows, sign):
+    """Before the first digit a dash or a plus is a sign, after the last a plus only."""
     digit_parts = [(slice(200, 300), 1.0, 80, 240), (slice(340, 440), 1.0, 80, 240)]
     assert is_sign(slice(*cols), *rows, digit_parts, ink_mask(cols, rows)) == sign
     plus = np.zeros((300, 60), bool)
@@ -299,7 +299,7 @@ def t_shape() -> np.ndarray:
 
 @pytest.mark.parametrize("shape, span, plus", [
     (cross(), (0, 100), True),
-    (cross(bar=4), (0, 100), True),                      # a pen's thin cross
+    (cross(bar=4), (0, 100), True),                       # a pen's thin cross
     (cross(60, 40), (0, 100), True),
     (cross(76, 60), (0, 100), True),                      # 76% of the digit's height tall
     (np.roll(cross(), (6, -8), axis=(0, 1)), (0, 100), True),   # a little off the middle
@@ -309,7 +309,7 @@ def t_shape() -> np.ndarray:
     (cross(), (20, 100), False),                          # up in the digit's top tenth
     (cross(36, 20, bar=4), (0, 100), False),              # under a quarter of its height wide
     (cross(80, 26, bar=4), (0, 100), False),              # three times as tall as wide
-    (blotted(cross()), (0, 100), False),                 # a blot in a corner
+    (blotted(cross()), (0, 100), False),                  # a blot in a corner
     (cross(bar=2, row=78), (0, 100), False),              # upside down, a T
     (cross(bar=2, column=22), (0, 100), False),           # its upright at its edge
     (cross() & ~((np.arange(100) >= 26) & (np.arange(100) < 44))[:, None], (0, 100),
