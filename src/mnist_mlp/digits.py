@@ -175,19 +175,17 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
     if len(bands) <= 1:
         return []
     parts = []  # (columns, ink, first row, last row + 1) of each band of inked columns
-    shapes = {}  # the first and last column of each band -> its ink mask
     for start, stop in bands:
         band = inked[:, start:stop]
         rows = np.flatnonzero(band.any(axis=1))
         parts.append((slice(start, stop), float(preview[:, start:stop][band].sum()),
                       rows[0], rows[-1] + 1))
-        shapes[start, stop] = band
     # A plus beside another part is never the main part: pen-drawn digits, their strokes
     # broken, can hold less ink than a plus drawn before them, and then measured against it
     # were too tall for digits (``PLUS_BAR``'s scratch run: 63.5% and 78.0% -> 95.0% and
     # 90.5% right, the numbers alone 95.0% and 91.0%). The tallest part never is one.
     signless = [(cols, mass, top, bottom) for cols, mass, top, bottom in parts
-                if not any(is_plus(shapes[cols.start, cols.stop], *other[2:])
+                if not any(is_plus(inked[:, cols], *other[2:])
                            for other in parts if other[0] != cols)]
     _, main_ink, main_top, main_bottom = max(signless, key=lambda part: part[1])
     low, high = (bound * (main_bottom - main_top) for bound in DIGIT_HEIGHTS)
@@ -195,7 +193,7 @@ def digit_columns(preview: np.ndarray) -> list[slice]:
                    if mass >= DIGIT_MASS * main_ink and low <= bottom - top <= high
                    and top < main_bottom and main_top < bottom]
     signs = [cols for cols, _, top, bottom in parts
-             if is_sign(cols, top, bottom, digit_parts, shapes[cols.start, cols.stop])]
+             if is_sign(cols, top, bottom, digit_parts, inked[:, cols])]
     if len(digit_parts) < 2 and not signs:
         return []
     digits = [cols for cols, *_ in digit_parts]
